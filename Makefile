@@ -1,0 +1,62 @@
+# agihub — one entry point for every routine task. `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON_BOOT ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+PYTEST_ARGS ?=
+STAMP := $(VENV)/.installed
+EVM_NODE := contracts/evm/node_modules/.package-lock.json
+
+.DEFAULT_GOAL := help
+.PHONY: help install dev demo test test-full test-move bench lint fmt clean constraints
+
+help: ## Print one line per target
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
+
+install: $(STAMP) $(EVM_NODE) ## Create .venv, install every package editable (pinned) and the local EVM node
+
+$(STAMP): constraints.txt requirements-dev.txt sdk/pyproject.toml services/pyproject.toml worker/pyproject.toml
+	@test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
+	$(PIP) install --quiet --disable-pip-version-check -c constraints.txt pip setuptools wheel
+	$(PIP) install --quiet --disable-pip-version-check -c constraints.txt \
+	  -e 'sdk[evm,aptos,powoc]' -e services -e worker -r requirements-dev.txt
+	@touch $@
+
+$(EVM_NODE): contracts/evm/package.json contracts/evm/package-lock.json
+	cd contracts/evm && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+dev: install ## Run the local stack (EVM node, SQLite, filesystem broker, workers, API); Ctrl-C stops it
+	$(VENV)/bin/agihub dev
+
+demo: install ## Run the end-to-end walk-through on the embedded default
+	$(VENV)/bin/agihub demo
+
+lint: install ## ruff lint and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+fmt: install ## Apply ruff fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: lint ## Lint, then the suite on SQLite and PostgreSQL, Celery on filesystem and Redis brokers (bounded)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-full: lint ## Everything in `make test` plus the slow fault-injection and fuzz runs
+	$(PY) -m pytest --full $(PYTEST_ARGS)
+
+test-move: ## Run `aptos move test` / `aptos move prove` where the Aptos CLI exists (skips otherwise)
+	bash contracts/move/test.sh
+
+bench: install ## Benchmarks: each prints the project's figure beside an anchor measured in the same run
+	@set -e; for b in tests/benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b; done
+
+constraints: ## Re-pin constraints.txt from the current .venv
+	$(PIP) freeze --exclude-editable | sed 's/^torch==2.13.0+cpu$$/torch==2.13.0/' > constraints.txt.new
+	( sed -n '1,2p' constraints.txt; cat constraints.txt.new ) > constraints.txt && rm constraints.txt.new
+
+clean: ## Remove the venv, node_modules, caches and local data
+	rm -rf $(VENV) contracts/evm/node_modules .pytest_cache .ruff_cache .hypothesis .agihub
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

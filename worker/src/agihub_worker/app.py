@@ -1,0 +1,41 @@
+"""The Celery application.
+
+Start a worker with ``agihub worker run`` (or ``celery -A agihub_worker.app worker``).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from celery import Celery
+from celery.signals import worker_process_init
+from sqlalchemy import Engine
+
+from agihub_services.config import load_settings
+from agihub_services.db.engine import make_engine
+from agihub_services.queue import celery_config
+from agihub_worker.settings import WorkerSettings
+
+
+def make_app(settings: WorkerSettings) -> Celery:
+    """A worker app configured exactly like the producers (see ``agihub_services.queue``)."""
+    celery = Celery("agihub", include=["agihub_worker.tasks"])
+    celery.conf.update(celery_config(settings))
+    celery.conf.worker_concurrency = settings.concurrency
+    return celery
+
+
+settings = load_settings(WorkerSettings)
+app = make_app(settings)
+
+
+@cache
+def engine() -> Engine:
+    """One engine per worker process (created after fork, see below)."""
+    return make_engine(settings.effective_database_url)
+
+
+@worker_process_init.connect
+def _reset_engine(**_: object) -> None:
+    # Connections must never be shared across a fork: drop anything inherited from the parent.
+    engine.cache_clear()
