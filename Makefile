@@ -16,11 +16,13 @@ help: ## Print one line per target
 
 install: $(STAMP) $(EVM_NODE) ## Create .venv, install every package editable (pinned) and the local EVM node
 
-$(STAMP): constraints.txt requirements-dev.txt sdk/pyproject.toml services/pyproject.toml worker/pyproject.toml
+$(STAMP): constraints.txt requirements-dev.txt sdk/pyproject.toml services/pyproject.toml worker/pyproject.toml \
+          contracts/move/tools/install-tree-sitter-move.sh
 	@test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
 	$(PIP) install --quiet --disable-pip-version-check -c constraints.txt pip setuptools wheel
 	$(PIP) install --quiet --disable-pip-version-check -c constraints.txt \
 	  -e 'sdk[evm,aptos,powoc]' -e services -e worker -r requirements-dev.txt
+	bash contracts/move/tools/install-tree-sitter-move.sh
 	@touch $@
 
 $(EVM_NODE): contracts/evm/package.json contracts/evm/package-lock.json
@@ -54,8 +56,10 @@ bench: install ## Benchmarks: each prints the project's figure beside an anchor 
 	@set -e; for b in tests/benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b; done
 
 constraints: ## Re-pin constraints.txt from the current .venv
-	$(PIP) freeze --exclude-editable | sed 's/^torch==2.13.0+cpu$$/torch==2.13.0/' > constraints.txt.new
-	( sed -n '1,2p' constraints.txt; cat constraints.txt.new ) > constraints.txt && rm constraints.txt.new
+	$(PIP) freeze --exclude-editable | sed -e 's/^torch==2.13.0+cpu$$/torch==2.13.0/' \
+	  -e 's|^tree-sitter-move @ .*|tree-sitter-move==0.0.2|' > constraints.txt.new
+	( sed -n '1,2p' constraints.txt; cat constraints.txt.new ) > constraints.txt.tmp
+	mv constraints.txt.tmp constraints.txt && rm constraints.txt.new
 
 clean: ## Remove the venv, node_modules, caches and local data
 	rm -rf $(VENV) contracts/evm/node_modules .pytest_cache .ruff_cache .hypothesis .agihub

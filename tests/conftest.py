@@ -108,6 +108,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     yield request.getfixturevalue("postgres_url")
 
 
+_redis_db_counter = iter(range(1_000_000))
+
+
+def _next_redis_db() -> int:
+    """Databases 1-7 for xdist worker gw0 (or a serial run), 8-14 for gw1: parallel tests never share one."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    offset = 7 * (int(worker.removeprefix("gw") or 0) % 2)
+    return 1 + offset + next(_redis_db_counter) % 7
+
+
 @pytest.fixture
 def redis_url() -> Iterator[str]:
     """A Redis database number of its own, flushed afterwards."""
@@ -115,7 +125,7 @@ def redis_url() -> Iterator[str]:
         pytest.skip("Redis is not running on 127.0.0.1:6379 (set up by CI machines)")
     import redis
 
-    db = 1 + uuid.uuid4().int % 14
+    db = _next_redis_db()
     url = f"{REDIS_TEST_URL}/{db}"
     client = redis.Redis.from_url(url)
     client.flushdb()
