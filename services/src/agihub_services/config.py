@@ -18,10 +18,11 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agihub.errors import ConfigError
+from agihub_services.dev.accounts import DEV_KEYS
 
-# Hardhat's first well-known development account: public knowledge, so never acceptable in production.
-DEV_CHAIN_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
-KNOWN_DEV_KEYS = frozenset({DEV_CHAIN_KEY})
+# Hardhat's well-known development accounts: public knowledge, so never acceptable in production.
+DEV_CHAIN_KEY = DEV_KEYS["admin"]
+KNOWN_DEV_KEYS = frozenset(DEV_KEYS.values())
 
 
 def default_data_dir() -> Path:

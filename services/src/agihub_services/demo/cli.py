@@ -9,6 +9,6 @@ def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo() -> None:
         """Run the end-to-end walk-through on the embedded default (starts and stops its own stack)."""
-        from agihub_services import demo as walkthrough
+        from agihub_services.demo import runner
 
-        walkthrough.run(echo=typer.echo)
+        runner.run(echo=typer.echo)

@@ -1,0 +1,240 @@
+"""The demo's steps, in order. Each takes the shared :class:`Story` and prints who did what.
+
+Relays here are folders holding the shards they were given, and files move between the actors by
+copy: the relay network (issue 5) and the worker transfer tasks (issue 7) replace those copies when
+they land. Everything on chain is real: compiled contract, signed transactions, balances.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+
+from agihub.chain.commitment import key_commit, new_secret
+from agihub.chain.evm import EvmChain, connect
+from agihub.chain.evm_deploy import compile_market, deploy_market
+from agihub.identity import SecretKey
+from agihub.storage import Card, PackOptions, SignedManifest, pack_model, unpack
+from agihub.storage.crypto import delivered_root_of, open_delivery, seal_delivery
+from agihub.storage.package import shard_name
+from agihub.storage.unpack import private_version_key
+from agihub_services.demo import models
+from agihub_services.dev.accounts import DEV_KEYS
+
+ETH = 10**18
+GWEI = 10**9
+#: k=2 of n=4 shards: relay-a holds shards 0 and 1, relay-b holds 2 and 3, so either relay alone can
+#: serve a whole order and the model survives losing either one.
+PLACEMENT = {"relay-a": (0, 1), "relay-b": (2, 3)}
+OPTIONS = PackOptions(k=2, n=4, chunk_size=256 * 1024, block_size=64 * 1024)
+
+
+@dataclass
+class Story:
+    rpc_url: str
+    workdir: Path
+    echo: Callable[[str], None]
+    chains: dict[str, EvmChain] = field(default_factory=dict)
+    nostr: dict[str, SecretKey] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    def chain(self, actor: str) -> EvmChain:
+        return self.chains[actor]
+
+    def balances(self, *actors: str) -> None:
+        admin = self.chain("admin")
+        parts = [f"{a} {admin.balance(self.chain(a).address) / ETH:.6f} ETH" for a in actors]
+        parts.append(f"escrow {admin.balance(admin.contract.address) / ETH:.6f} ETH")
+        self.echo("balances: " + ", ".join(parts))
+
+
+def deploy(story: Story) -> None:
+    """The admin compiles market.vy and deploys it; every actor gets a signing handle on it."""
+    w3 = connect(story.rpc_url)
+    compiled = compile_market()
+    admin = Account.from_key(DEV_KEYS["admin"])
+    market = deploy_market(w3, admin, epoch_length=3600, compiled=compiled)
+    for actor, key in DEV_KEYS.items():
+        story.chains[actor] = EvmChain(w3, market, compiled.abi, Account.from_key(key))
+    story.chain("admin").set_fee(250)
+    story.echo(
+        f"admin {admin.address} deployed the market at {market} (vyper {compiled.vyper_version}),"
+        " protocol fee 2.5%"
+    )
+
+
+def register_relays(story: Story) -> None:
+    """Each relay binds its chain address to its Nostr key and endpoint."""
+    for relay in PLACEMENT:
+        story.nostr[relay] = SecretKey.generate()
+        pubkey = story.nostr[relay].public_key
+        endpoint = f"ws://127.0.0.1/{relay}"
+        story.chain(relay).register_relay(pubkey.raw, endpoint)
+        story.echo(
+            f"{relay} {story.chain(relay).address} registered nostr key {pubkey.npub[:20]}... at {endpoint}"
+        )
+
+
+def publish(story: Story) -> None:
+    """The contributor packs a foundation model (public) and a domain model (private), places shards."""
+    contributor = story.nostr.setdefault("contributor", SecretKey.generate())
+    foundation = models.foundation_tensors()
+    domain = models.domain_tensors(foundation)
+    story.facts["domain_tensors"] = domain
+    secret = new_secret()
+    story.facts["owner_secret"] = secret
+    for name, tensors, owner_secret in (("foundation", foundation, None), ("domain", domain, secret)):
+        src = models.write(story.workdir / f"{name}.safetensors", tensors)
+        signed = pack_model(
+            src,
+            story.workdir / f"{name}-pkg",
+            contributor,
+            Card(name=f"demo-{name}"),
+            options=OPTIONS,
+            owner_secret=owner_secret,
+        )
+        story.facts[name] = signed
+        _place(story, name, signed)
+        kind = "private (AES-256-GCM, relays hold ciphertext)" if owner_secret else "public"
+        story.echo(
+            f"contributor packed {name} model: {src.stat().st_size:,} bytes, {kind}, k={OPTIONS.k} "
+            f"n={OPTIONS.n}, model_root {signed.model_root.hex()[:16]}..."
+        )
+
+
+def _place(story: Story, name: str, signed: SignedManifest) -> None:
+    for relay, indices in PLACEMENT.items():
+        store = story.workdir / relay / name
+        store.mkdir(parents=True, exist_ok=True)
+        shutil.copy(story.workdir / f"{name}-pkg" / "manifest.json", store / "manifest.json")
+        for index in indices:
+            shutil.copy(story.workdir / f"{name}-pkg" / shard_name(index), store / shard_name(index))
+        story.echo(f"  {relay} now holds {name} shards {list(indices)}")
+
+
+def order(story: Story) -> None:
+    """The buyer escrows down payment, cost and tip for the domain model, naming both relays."""
+    buyer = story.chain("buyer")
+    root = story.facts["domain"].model_root
+    relays = [story.chain(r).address for r in PLACEMENT]
+    down, cost, tip = 2_000_000 * GWEI, 10_000_000 * GWEI, 1_000_000 * GWEI
+    receipt = buyer.pull(
+        root, relays, down, cost, tip, take_window_s=600, ack_window_s=600, reveal_window_s=600
+    )
+    story.facts["order_id"] = receipt.result
+    story.echo(
+        f"buyer {buyer.address} pulled order #{receipt.result}: down {down / ETH} + cost {cost / ETH}"
+        f" + tip {tip / ETH} ETH, relays {', '.join(PLACEMENT)} (gas {receipt.gas_used:,})"
+    )
+    story.balances("buyer", "relay-a")
+
+
+def take_and_deliver(story: Story) -> None:
+    """relay-a seals its shards under a fresh order key, commits to the key on chain, and delivers."""
+    order_id = story.facts["order_id"]
+    relay = story.chain("relay-a")
+    store = story.workdir / "relay-a" / "domain"
+    bundle = story.workdir / "relay-a" / f"order-{order_id}.bundle"
+    with bundle.open("wb") as out:  # the relay's shards, in index order
+        for index in PLACEMENT["relay-a"]:
+            out.write((store / shard_name(index)).read_bytes())
+    sealed = story.workdir / "buyer-inbox" / f"order-{order_id}.sealed"
+    sealed.parent.mkdir(exist_ok=True)
+    delivery = seal_delivery(bundle, sealed)
+    story.facts["delivery"] = delivery
+    commit = key_commit(delivery.order_key, delivery.salt, order_id, relay.address)
+    receipt = relay.take_order(order_id, commit)
+    story.echo(
+        f"relay-a took order #{order_id}, committed keccak(key|salt|order|relay) = {commit.hex()[:16]}..."
+        f" and was paid the down payment (gas {receipt.gas_used:,})"
+    )
+    story.echo(f"relay-a delivered {sealed.stat().st_size:,} bytes of ciphertext to the buyer")
+
+
+def confirm(story: Story) -> None:
+    """The buyer checks what arrived and records its root on chain (the key is still secret)."""
+    order_id, delivery = story.facts["order_id"], story.facts["delivery"]
+    sealed = story.workdir / "buyer-inbox" / f"order-{order_id}.sealed"
+    root = delivered_root_of(sealed, delivery.size)
+    receipt = story.chain("buyer").confirm_received(order_id, root)
+    story.echo(f"buyer confirmed receipt, delivery root {root.hex()[:16]}... (gas {receipt.gas_used:,})")
+
+
+def reveal_and_get_paid(story: Story) -> None:
+    """relay-a reveals key and salt; the contract checks the commitment and credits cost + tip - fee."""
+    order_id, delivery = story.facts["order_id"], story.facts["delivery"]
+    relay = story.chain("relay-a")
+    receipt = relay.reveal_key(order_id, delivery.order_key, delivery.salt)
+    event = receipt.event("KeyRevealed")
+    story.facts["revealed"] = (event.fields["key"], event.fields["salt"])
+    story.echo(
+        f"relay-a revealed the key: paid {event.fields['relay_amount'] / ETH} ETH, fee "
+        f"{event.fields['fee'] / ETH} ETH to the reward pool (gas {receipt.gas_used:,})"
+    )
+    withdrawn = relay.withdraw()
+    story.echo(f"relay-a withdrew its credits (gas {withdrawn.gas_used:,})")
+    story.balances("buyer", "relay-a")
+
+
+def rebuild(story: Story) -> None:
+    """The buyer decrypts with the revealed key, rebuilds from k shards and loads the tensors."""
+    order_id, delivery = story.facts["order_id"], story.facts["delivery"]
+    key, salt = story.facts["revealed"]
+    inbox = story.workdir / "buyer-inbox"
+    bundle = inbox / f"order-{order_id}.bundle"
+    open_delivery(inbox / f"order-{order_id}.sealed", bundle, key, salt, delivery.size)
+    signed: SignedManifest = story.facts["domain"]
+    shard_paths = _split_bundle(bundle, signed, PLACEMENT["relay-a"], inbox)
+    version_key = private_version_key(signed, story.facts["owner_secret"])  # shared by the owner off-chain
+    out = inbox / "domain.safetensors"
+    unpack(signed, shard_paths, out, version_key=version_key)
+    ok = models.same_tensors(out, story.facts["domain_tensors"])
+    story.echo(
+        f"buyer rebuilt the domain model from shards {list(PLACEMENT['relay-a'])}, every chunk verified "
+        f"against the signed manifest; safetensors loads it and all tensors match: {ok}"
+    )
+    if not ok:
+        raise RuntimeError("the rebuilt model differs from the published one")
+
+
+def _split_bundle(bundle: Path, signed: SignedManifest, indices: tuple[int, ...], folder: Path) -> list[Path]:
+    sizes = {s.index: s.size for s in signed.manifest.shards}
+    paths = []
+    with bundle.open("rb") as src:
+        for index in indices:
+            path = folder / shard_name(index)
+            path.write_bytes(src.read(sizes[index]))
+            paths.append(path)
+    return paths
+
+
+def survive_relay_loss(story: Story) -> None:
+    """relay-a disappears; relay-b's shards alone rebuild the public foundation model."""
+    signed: SignedManifest = story.facts["foundation"]
+    store = story.workdir / "relay-b" / "foundation"
+    out = story.workdir / "rebuilt-foundation.safetensors"
+    unpack(signed, [store / shard_name(i) for i in PLACEMENT["relay-b"]], out)
+    ok = models.same_tensors(out, models.foundation_tensors())
+    story.echo(
+        f"with relay-a gone, relay-b's shards {list(PLACEMENT['relay-b'])} rebuild the foundation model: {ok}"
+    )
+    if not ok:
+        raise RuntimeError("the foundation model did not survive the loss of relay-a")
+
+
+STEPS: list[tuple[str, Callable[[Story], None]]] = [
+    ("the escrow contract is compiled and deployed on the local chain", deploy),
+    ("two relays register on chain with their Nostr keys", register_relays),
+    ("a contributor publishes a foundation model and a private domain model", publish),
+    ("a buyer orders the domain model from either relay", order),
+    ("relay-a takes the order and delivers the shards sealed under a committed key", take_and_deliver),
+    ("the buyer confirms receipt on chain", confirm),
+    ("relay-a reveals the key and is paid", reveal_and_get_paid),
+    ("the buyer decrypts, rebuilds, verifies and loads the model", rebuild),
+    ("the network survives losing a relay", survive_relay_loss),
+]
