@@ -38,10 +38,11 @@ def test_env_example_documents_every_setting() -> None:
     from agihub_services.api.settings import ApiSettings
     from agihub_services.config import CommonSettings
     from agihub_services.dev.settings import DevSettings
+    from agihub_services.relay.settings import RelaySettings
     from agihub_worker.settings import WorkerSettings
 
     documented = (ROOT / ".env.example").read_text()
-    for cls in (CommonSettings, ApiSettings, DevSettings, WorkerSettings):
+    for cls in (CommonSettings, ApiSettings, DevSettings, WorkerSettings, RelaySettings):
         prefix = cls.model_config.get("env_prefix", "")
         for name, field in cls.model_fields.items():
             env = (

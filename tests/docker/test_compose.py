@@ -17,6 +17,8 @@ ENV = {
     "POSTGRES_PASSWORD": "x",
     "AGIHUB_API_CORS_ORIGINS": '["https://a.example"]',
     "AGIHUB_WORKER_CHAIN_KEY": "0x" + "22" * 32,
+    "AGIHUB_RELAY_NOSTR_KEY": "33" * 32,
+    "AGIHUB_RELAY_PUBLIC_URL": "wss://relay.example",
     "PATH": "/usr/bin:/bin",
 }
 
@@ -24,9 +26,10 @@ ENV = {
 def test_compose_declares_the_stack() -> None:
     spec = yaml.safe_load(COMPOSE.read_text())
     services = spec["services"]
-    assert {"postgres", "redis", "evm-node", "migrate", "api", "worker", "indexer"} <= set(services)
+    assert {"postgres", "redis", "evm-node", "migrate", "api", "worker", "indexer", "relay"} <= set(services)
     # The worker must be scalable with --scale worker=N: no fixed name, no published port.
-    assert "container_name" not in services["worker"] and "ports" not in services["worker"]
+    for scalable in ("worker", "relay"):
+        assert "container_name" not in services[scalable] and "ports" not in services[scalable]
     for name in ("api", "worker", "indexer"):
         env = {**spec["x-python"]["environment"], **services[name].get("environment", {})}
         assert env["AGIHUB_PRODUCTION"] == "1", f"{name} must run with the production guard"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import free_port, free_port_pair
 
 EVM_DIR = Path(__file__).resolve().parents[3] / "contracts" / "evm"
 needs_node = pytest.mark.skipif(
@@ -28,6 +28,7 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
         AGIHUB_DATA_DIR=str(tmp_path / "data"),
         AGIHUB_DEV_CHAIN_PORT=str(free_port()),
         AGIHUB_DEV_API_PORT=str(free_port()),
+        AGIHUB_DEV_RELAY_BASE_PORT=str(free_port_pair()),
         **extra,
     )
     return env
@@ -109,7 +110,7 @@ def _run_and_stop(stack: Stack) -> None:
     status = _agihub("dev", "status", "--json", env=stack.env, cwd=stack.tmp_path)
     assert status.returncode == 0, status.stdout + status.stderr
     components = {c["name"]: c for c in json.loads(status.stdout)}
-    assert set(components) == {"supervisor", "database", "chain", "worker-1", "api"}
+    assert set(components) == {"supervisor", "database", "chain", "worker-1", "relay-1", "relay-2", "api"}
     assert all(c["healthy"] for c in components.values())
     assert json.loads(components["chain"]["detail"])["chain_id"] == 31337
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Index, Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Deterministic constraint names, so migrations diff cleanly on SQLite and PostgreSQL alike.
@@ -52,3 +52,272 @@ class TaskRecord(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+# --- chain indexer (agihub_indexer) -----------------------------------------------------------------
+# Rows keyed by an event position use (chain, block_number, tx_hash, log_index): on the EVM the block
+# number and the log's index in the block, on Aptos the transaction version and the event's index in
+# it. Amounts are uint256 on the EVM, so they are decimal strings (exact on SQLite and PostgreSQL).
+# Addresses are EIP-55 (EVM) or 0x + 64 lowercase hex (Aptos); bytes32 values are 0x + 64 hex.
+
+AMOUNT = String(78)  # the longest uint256 in decimal
+HEX32 = String(66)
+
+
+class IndexerCursor(Base):
+    """The last position ingested per chain, committed with the rows it covers."""
+
+    __tablename__ = "indexer_cursors"
+
+    chain: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger)
+    block_hash: Mapped[str | None] = mapped_column(HEX32, nullable=True)
+    head: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    halted: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ChainBlock(Base):
+    """Headers of the most recent blocks (the reorg window): parent links and ancestor search."""
+
+    __tablename__ = "chain_blocks"
+
+    chain: Mapped[str] = mapped_column(String(64), primary_key=True)
+    number: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hash: Mapped[str] = mapped_column(HEX32)
+    parent_hash: Mapped[str] = mapped_column(HEX32)
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+
+
+class ChainEventRow(Base):
+    """Every market event, decoded, with the entity it changes (for lookups and reorg re-folds)."""
+
+    __tablename__ = "chain_events"
+    __table_args__ = (
+        Index("ix_chain_events_order", "chain", "order_id"),
+        Index("ix_chain_events_contribution", "chain", "contribution_id"),
+        Index("ix_chain_events_relay", "chain", "relay"),
+    )
+
+    chain: Mapped[str] = mapped_column(String(64), primary_key=True)
+    block_number: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    tx_hash: Mapped[str] = mapped_column(HEX32, primary_key=True)
+    log_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    block_hash: Mapped[str] = mapped_column(HEX32)
+    contract: Mapped[str] = mapped_column(HEX32)
+    name: Mapped[str] = mapped_column(String(32))
+    order_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    contribution_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    relay: Mapped[str | None] = mapped_column(HEX32, nullable=True)
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class MarketOrder(Base):
+    """Current state of an order (``state`` is :class:`agihub.chain.catalog.OrderState`)."""
+
+    __tablename__ = "orders"
+    __table_args__ = (Index("ix_orders_buyer", "chain", "buyer"),)
+
+    chain: Mapped[str] = mapped_column(String(64), primary_key=True)
+    order_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    buyer: Mapped[str | None] = mapped_column(HEX32, nullable=True)
+    model_root: Mapped[str | None] = mapped_column(HEX32, nullable=True)
+    relays: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    state: Mapped[int] = mapped_column(Integer)
+    down: Mapped[str] = mapped_column(AMOUNT)
+    cost: Mapped[str] = mapped_column(AMOUNT)
+    tip: Mapped[str] = mapped_column(AMOUNT)
+    deadline: Mapped[int] = mapped_column(BigInteger)
+    ack_window: Mapped[int] = mapped_column(BigInteger)
+    reveal_window: Mapped[int] = mapped_column(BigInteger)
+    taker: Mapped[str | None] = mapped_column(HEX32, nullable=True)
+    key_commit: Mapped[str | None] = mapped_column(HEX32, nullable=True)
+    delivery_root: Mapped[str | None] = mapped_column(HEX32, nullable=True)
+    refund: Mapped[str | None] = mapped_column(AMOUNT, nullable=True)
+    relay_amount: Mapped[str | None] = mapped_column(AMOUNT, nullable=True)
+    fee: Mapped[str | None] = mapped_column(AMOUNT, nullable=True)
+    created_block: Mapped[int] = mapped_column(BigInteger)
+    updated_block: Mapped[int] = mapped_column(BigInteger)
+
+
+class OrderEvent(Base):
+    """An order's state history: one row per order event with the state it left the order in."""
+
+    __tablename__ = "order_events"
+    __table_args__ = (Index("ix_order_events_order", "chain", "order_id"),)
+
+    chain: Mapped[str] = mapped_column(String(64), primary_key=True)
+    block_number: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    tx_hash: Mapped[str] = mapped_column(HEX32, primary_key=True)
+    log_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(BigInteger)
+    event: Mapped[str] = mapped_column(String(32))
+    state: Mapped[int] = mapped_column(Integer)
+
+
+class Payment(Base):
+    """One movement of value: escrow, down payment, relay payment, fee, refund, reward, withdrawal."""
+
+    __tablename__ = "payments"
+    __table_args__ = (Index("ix_payments_account", "chain", "account"),)
+
+    chain: Mapped[str] = mapped_column(String(64), primary_key=True)
+    block_number: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    tx_hash: Mapped[str] = mapped_column(HEX32, primary_key=True)
+    log_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    account: Mapped[str | None] = mapped_column(HEX32, nullable=True)
+    amount: Mapped[str] = mapped_column(AMOUNT)
+    order_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    contribution_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class Relay(Base):
+    """A relay's registry entry as of the indexed head."""
+
+    __tablename__ = "relays"
+
+    chain: Mapped[str] = mapped_column(String(64), primary_key=True)
+    address: Mapped[str] = mapped_column(HEX32, primary_key=True)
+    nostr_pubkey: Mapped[str | None] = mapped_column(HEX32, nullable=True)
+    endpoint: Mapped[str | None] = mapped_column(Text, nullable=True)
+    registered: Mapped[bool] = mapped_column(Boolean)
+    registered_block: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    updated_block: Mapped[int] = mapped_column(BigInteger)
+
+
+class RelayDelivery(Base):
+    """A relay's delivery record: ``taken``, then ``delivered`` (key revealed) or ``failed`` (expired)."""
+
+    __tablename__ = "relay_deliveries"
+    __table_args__ = (Index("ix_relay_deliveries_relay", "chain", "relay"),)
+
+    chain: Mapped[str] = mapped_column(String(64), primary_key=True)
+    block_number: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    tx_hash: Mapped[str] = mapped_column(HEX32, primary_key=True)
+    log_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    relay: Mapped[str] = mapped_column(HEX32)
+    order_id: Mapped[int] = mapped_column(BigInteger)
+    outcome: Mapped[str] = mapped_column(String(16))
+
+
+class ContributionRow(Base):
+    """A registered contribution, its final score and its reward."""
+
+    __tablename__ = "contributions"
+
+    chain: Mapped[str] = mapped_column(String(64), primary_key=True)
+    contribution_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    contributor: Mapped[str | None] = mapped_column(HEX32, nullable=True)
+    model_root: Mapped[str | None] = mapped_column(HEX32, nullable=True)
+    parent_root: Mapped[str | None] = mapped_column(HEX32, nullable=True)
+    epoch: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    score: Mapped[str | None] = mapped_column(AMOUNT, nullable=True)
+    final: Mapped[bool] = mapped_column(Boolean)
+    claimed: Mapped[bool] = mapped_column(Boolean)
+    reward: Mapped[str | None] = mapped_column(AMOUNT, nullable=True)
+    created_block: Mapped[int] = mapped_column(BigInteger)
+    updated_block: Mapped[int] = mapped_column(BigInteger)
+
+
+class ScoreRecord(Base):
+    """Validator score commits and reveals, and the finalized score (``kind``)."""
+
+    __tablename__ = "scores"
+    __table_args__ = (Index("ix_scores_contribution", "chain", "contribution_id"),)
+
+    chain: Mapped[str] = mapped_column(String(64), primary_key=True)
+    block_number: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    tx_hash: Mapped[str] = mapped_column(HEX32, primary_key=True)
+    log_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contribution_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16))
+    validator: Mapped[str | None] = mapped_column(HEX32, nullable=True)
+    commitment: Mapped[str | None] = mapped_column(HEX32, nullable=True)
+    score: Mapped[str | None] = mapped_column(AMOUNT, nullable=True)
+
+
+class Epoch(Base):
+    """A closed reward epoch: its pool and the total final score sharing it."""
+
+    __tablename__ = "epochs"
+
+    chain: Mapped[str] = mapped_column(String(64), primary_key=True)
+    epoch: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    pool: Mapped[str] = mapped_column(AMOUNT)
+    total_score: Mapped[str] = mapped_column(AMOUNT)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+
+
+class ModelLineage(Base):
+    """A model root as first registered, with the parent it was derived from (its lineage)."""
+
+    __tablename__ = "models"
+    __table_args__ = (Index("ix_models_parent", "chain", "parent_root"),)
+
+    chain: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model_root: Mapped[str] = mapped_column(HEX32, primary_key=True)
+    parent_root: Mapped[str] = mapped_column(HEX32)
+    contribution_id: Mapped[int] = mapped_column(BigInteger)
+    contributor: Mapped[str] = mapped_column(HEX32)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+
+
+# --- relay node (agihub_services.relay): Nostr events and Blossom blobs --------------------------------
+# The relay keeps its own database (AGIHUB_RELAY_DATABASE_URL) migrated with this same schema.
+HEX64 = String(64)  # Nostr ids, pubkeys and sha256 hashes: bare lower-case hex, no 0x
+#: Longest tag value indexed for ``#x`` filters; longer values are stored in the event but not indexed.
+TAG_VALUE_MAX = 256
+
+
+class RelayEvent(Base):
+    """A stored Nostr event; ``raw`` is its JSON exactly as sent back to subscribers."""
+
+    __tablename__ = "relay_events"
+    __table_args__ = (
+        Index("ix_relay_events_created", "created_at", "id"),
+        Index("ix_relay_events_author", "pubkey", "kind", "d_tag"),
+        Index("ix_relay_events_kind", "kind", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(HEX64, primary_key=True)
+    pubkey: Mapped[str] = mapped_column(HEX64)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[int] = mapped_column(Integer)
+    #: ``d`` tag of addressable kinds (30000-39999), NULL otherwise.
+    d_tag: Mapped[str | None] = mapped_column(Text, nullable=True)
+    raw: Mapped[str] = mapped_column(Text)
+
+
+class RelayEventTag(Base):
+    """One single-letter tag of a stored event, for ``#x`` filters (removed with its event)."""
+
+    __tablename__ = "relay_event_tags"
+    __table_args__ = (Index("ix_relay_event_tags_value", "name", "value"),)
+
+    event_id: Mapped[str] = mapped_column(HEX64, primary_key=True)
+    name: Mapped[str] = mapped_column(String(1), primary_key=True)
+    value: Mapped[str] = mapped_column(String(TAG_VALUE_MAX), primary_key=True)
+
+
+class RelayBlob(Base):
+    """A blob held by the relay (Blossom BUD-01/02); the bytes are the file named ``sha256``."""
+
+    __tablename__ = "relay_blobs"
+
+    sha256: Mapped[str] = mapped_column(HEX64, primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    type: Mapped[str] = mapped_column(String(255))
+    uploaded: Mapped[int] = mapped_column(BigInteger)
+
+
+class RelayBlobOwner(Base):
+    """Who uploaded a blob: quotas count these rows; a blob is deleted with its last owner."""
+
+    __tablename__ = "relay_blob_owners"
+    __table_args__ = (Index("ix_relay_blob_owners_pubkey", "pubkey", "uploaded"),)
+
+    sha256: Mapped[str] = mapped_column(HEX64, primary_key=True)
+    pubkey: Mapped[str] = mapped_column(HEX64, primary_key=True)
+    uploaded: Mapped[int] = mapped_column(BigInteger)

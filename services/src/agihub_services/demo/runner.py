@@ -23,6 +23,19 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _free_port_pair() -> int:
+    """A port p with p + 1 also free: the two relays take consecutive ports."""
+    for _ in range(50):
+        port = _free_port()
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no two consecutive free loopback ports")
+
+
 def _check_stack(settings: DevSettings, echo: Echo) -> None:
     rpc = f"http://{settings.host}:{settings.chain_port}"
     api = f"http://{settings.host}:{settings.api_port}"
@@ -49,6 +62,7 @@ def run(echo: Echo) -> None:
             AGIHUB_BROKER_URL="",
             chain_port=_free_port(),
             api_port=_free_port(),
+            relay_base_port=_free_port_pair(),
         )
         supervisor = Supervisor(settings, echo=lambda line: echo(f"    {line}"))
         echo(f"agihub demo: embedded stack in {root}")
@@ -56,9 +70,19 @@ def run(echo: Echo) -> None:
         try:
             supervisor.start()
             indent: Echo = lambda line: echo(f"    {line}")  # noqa: E731
-            steps = [("the local stack is up: chain node, database, worker, API", None), *story.STEPS]
+            steps = [
+                ("the local stack is up: chain node, database, worker, two relay nodes, API", None),
+                *story.STEPS,
+            ]
+            relay_urls = {
+                name: f"http://{settings.host}:{port}"
+                for name, port in zip(story.PLACEMENT, settings.relay_ports(), strict=True)
+            }
             plot = story.Story(
-                rpc_url=f"http://{settings.host}:{settings.chain_port}", workdir=root, echo=indent
+                relay_urls=relay_urls,
+                rpc_url=f"http://{settings.host}:{settings.chain_port}",
+                workdir=root,
+                echo=indent,
             )
             for number, (title, fn) in enumerate(steps, start=1):
                 echo(f"[{number}/{len(steps)}] {title}")

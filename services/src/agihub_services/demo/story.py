@@ -1,20 +1,22 @@
 """The demo's steps, in order. Each takes the shared :class:`Story` and prints who did what.
 
-Relays here are folders holding the shards they were given, and files move between the actors by
-copy: the relay network (issue 5) and the worker transfer tasks (issue 7) replace those copies when
-they land. Everything on chain is real: compiled contract, signed transactions, balances.
+Two real relay nodes run in the stack: shards are uploaded to their blob stores with signed Blossom
+authorizations and downloaded over HTTP with verification. The relay's order agent (taking orders by
+itself) and the worker transfer tasks are later issues: here the demo plays the relay operator's part
+step by step. Everything on chain is real: compiled contract, signed transactions, balances.
 """
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 from eth_account import Account
 
+from agihub.blobs import BlobClient
 from agihub.chain.commitment import key_commit, new_secret
 from agihub.chain.evm import EvmChain, connect
 from agihub.chain.evm_deploy import compile_market, deploy_market
@@ -39,12 +41,18 @@ class Story:
     rpc_url: str
     workdir: Path
     echo: Callable[[str], None]
+    #: demo relay name -> the relay node's HTTP base URL
+    relay_urls: dict[str, str] = field(default_factory=dict)
     chains: dict[str, EvmChain] = field(default_factory=dict)
     nostr: dict[str, SecretKey] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
 
     def chain(self, actor: str) -> EvmChain:
         return self.chains[actor]
+
+    def blobs(self, relay: str, actor: str) -> BlobClient:
+        """``actor`` talking to ``relay``'s blob store with its Nostr key."""
+        return BlobClient(self.relay_urls[relay], self.nostr.setdefault(actor, SecretKey.generate()))
 
     def balances(self, *actors: str) -> None:
         admin = self.chain("admin")
@@ -69,14 +77,14 @@ def deploy(story: Story) -> None:
 
 
 def register_relays(story: Story) -> None:
-    """Each relay binds its chain address to its Nostr key and endpoint."""
-    for relay in PLACEMENT:
-        story.nostr[relay] = SecretKey.generate()
-        pubkey = story.nostr[relay].public_key
-        endpoint = f"ws://127.0.0.1/{relay}"
-        story.chain(relay).register_relay(pubkey.raw, endpoint)
+    """Each relay operator binds its chain address to its node's Nostr key (from NIP-11) and endpoint."""
+    for relay, url in story.relay_urls.items():
+        info = httpx.get(url, headers={"accept": "application/nostr+json"}, timeout=10).json()
+        endpoint = url.replace("http://", "ws://")
+        story.chain(relay).register_relay(bytes.fromhex(info["pubkey"]), endpoint)
         story.echo(
-            f"{relay} {story.chain(relay).address} registered nostr key {pubkey.npub[:20]}... at {endpoint}"
+            f"{relay} {story.chain(relay).address} registered its node ({info['name']}, nostr key "
+            f"{info['pubkey'][:16]}...) at {endpoint}"
         )
 
 
@@ -108,13 +116,16 @@ def publish(story: Story) -> None:
 
 
 def _place(story: Story, name: str, signed: SignedManifest) -> None:
+    """The contributor uploads each relay's shards to its blob store (signed Blossom upload)."""
+    sizes = {shard.index: shard.size for shard in signed.manifest.shards}
     for relay, indices in PLACEMENT.items():
-        store = story.workdir / relay / name
-        store.mkdir(parents=True, exist_ok=True)
-        shutil.copy(story.workdir / f"{name}-pkg" / "manifest.json", store / "manifest.json")
-        for index in indices:
-            shutil.copy(story.workdir / f"{name}-pkg" / shard_name(index), store / shard_name(index))
-        story.echo(f"  {relay} now holds {name} shards {list(indices)}")
+        with story.blobs(relay, "contributor") as client:
+            for index in indices:
+                descriptor = client.upload(story.workdir / f"{name}-pkg" / shard_name(index))
+                assert descriptor["size"] == sizes[index]
+        story.echo(
+            f"  contributor uploaded {name} shards {list(indices)} to {relay} ({story.relay_urls[relay]})"
+        )
 
 
 def order(story: Story) -> None:
@@ -134,26 +145,37 @@ def order(story: Story) -> None:
     story.balances("buyer", "relay-a")
 
 
+def _shard_hash(signed: SignedManifest, index: int) -> str:
+    return next(shard.sha256 for shard in signed.manifest.shards if shard.index == index)
+
+
 def take_and_deliver(story: Story) -> None:
-    """relay-a seals its shards under a fresh order key, commits to the key on chain, and delivers."""
-    order_id = story.facts["order_id"]
+    """relay-a seals its shards under a fresh order key, commits to the key on chain, and serves the result."""
+    order_id, signed = story.facts["order_id"], story.facts["domain"]
     relay = story.chain("relay-a")
-    store = story.workdir / "relay-a" / "domain"
-    bundle = story.workdir / "relay-a" / f"order-{order_id}.bundle"
-    with bundle.open("wb") as out:  # the relay's shards, in index order
-        for index in PLACEMENT["relay-a"]:
-            out.write((store / shard_name(index)).read_bytes())
-    sealed = story.workdir / "buyer-inbox" / f"order-{order_id}.sealed"
-    sealed.parent.mkdir(exist_ok=True)
-    delivery = seal_delivery(bundle, sealed)
-    story.facts["delivery"] = delivery
-    commit = key_commit(delivery.order_key, delivery.salt, order_id, relay.address)
-    receipt = relay.take_order(order_id, commit)
-    story.echo(
-        f"relay-a took order #{order_id}, committed keccak(key|salt|order|relay) = {commit.hex()[:16]}..."
-        f" and was paid the down payment (gas {receipt.gas_used:,})"
-    )
-    story.echo(f"relay-a delivered {sealed.stat().st_size:,} bytes of ciphertext to the buyer")
+    work = story.workdir / "relay-a"
+    bundle = work / f"order-{order_id}.bundle"
+    with story.blobs("relay-a", "relay-a") as client:
+        for index in PLACEMENT["relay-a"]:  # the relay reads back the shards it holds
+            client.download(_shard_hash(signed, index), work / shard_name(index))
+        with bundle.open("wb") as out:  # its shards, in index order
+            for index in PLACEMENT["relay-a"]:
+                out.write((work / shard_name(index)).read_bytes())
+        sealed = work / f"order-{order_id}.sealed"
+        delivery = seal_delivery(bundle, sealed)
+        commit = key_commit(delivery.order_key, delivery.salt, order_id, relay.address)
+        receipt = relay.take_order(order_id, commit)
+        story.echo(
+            f"relay-a took order #{order_id}, committed keccak(key|salt|order|relay) = {commit.hex()[:16]}..."
+            f" and was credited the down payment (gas {receipt.gas_used:,})"
+        )
+        story.facts["delivery"] = delivery
+        story.facts["sealed_sha256"] = client.upload(sealed)["sha256"]
+    with story.blobs("relay-a", "buyer") as client:
+        inbox = story.workdir / "buyer-inbox"
+        client.download(story.facts["sealed_sha256"], inbox / f"order-{order_id}.sealed")
+    size = (inbox / f"order-{order_id}.sealed").stat().st_size
+    story.echo(f"the buyer downloaded {size:,} bytes of sealed shards from relay-a, hash-checked")
 
 
 def confirm(story: Story) -> None:
@@ -214,14 +236,19 @@ def _split_bundle(bundle: Path, signed: SignedManifest, indices: tuple[int, ...]
 
 
 def survive_relay_loss(story: Story) -> None:
-    """relay-a disappears; relay-b's shards alone rebuild the public foundation model."""
+    """relay-a disappears; relay-b's shards alone, fetched over HTTP, rebuild the foundation model."""
     signed: SignedManifest = story.facts["foundation"]
-    store = story.workdir / "relay-b" / "foundation"
+    folder = story.workdir / "buyer-foundation"
+    with story.blobs("relay-b", "buyer") as client:
+        paths = [
+            client.download(_shard_hash(signed, i), folder / shard_name(i)) for i in PLACEMENT["relay-b"]
+        ]
     out = story.workdir / "rebuilt-foundation.safetensors"
-    unpack(signed, [store / shard_name(i) for i in PLACEMENT["relay-b"]], out)
+    unpack(signed, paths, out)
     ok = models.same_tensors(out, models.foundation_tensors())
     story.echo(
-        f"with relay-a gone, relay-b's shards {list(PLACEMENT['relay-b'])} rebuild the foundation model: {ok}"
+        f"without relay-a, shards {list(PLACEMENT['relay-b'])} downloaded from relay-b rebuild the "
+        f"foundation model: {ok}"
     )
     if not ok:
         raise RuntimeError("the foundation model did not survive the loss of relay-a")
@@ -229,7 +256,7 @@ def survive_relay_loss(story: Story) -> None:
 
 STEPS: list[tuple[str, Callable[[Story], None]]] = [
     ("the escrow contract is compiled and deployed on the local chain", deploy),
-    ("two relays register on chain with their Nostr keys", register_relays),
+    ("two relay nodes register on chain with their Nostr keys", register_relays),
     ("a contributor publishes a foundation model and a private domain model", publish),
     ("a buyer orders the domain model from either relay", order),
     ("relay-a takes the order and delivers the shards sealed under a committed key", take_and_deliver),

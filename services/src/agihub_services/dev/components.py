@@ -76,12 +76,47 @@ def components(settings: DevSettings) -> list[Component]:
         )
         for i in range(1, settings.workers + 1)
     ]
+    relays = [relay_component(settings, i, port) for i, port in enumerate(settings.relay_ports(), start=1)]
     api = Component(
         "api",
         [*cli, "api", "run", "--host", settings.host, "--port", str(settings.api_port)],
         url=f"http://{settings.host}:{settings.api_port}",
     )
-    return [chain, *workers, api]
+    return [chain, *workers, *relays, api]
+
+
+def relay_component(settings: DevSettings, number: int, port: int) -> Component:
+    """One relay with its own data dir (database, blobs) and its own Nostr key, kept across restarts."""
+    from agihub.identity import SecretKey
+
+    home = settings.data_dir / "relays" / f"relay-{number}"
+    home.mkdir(parents=True, exist_ok=True)
+    key_file = home / "nostr.key"
+    if not key_file.exists():
+        key_file.write_text(SecretKey.generate().raw.hex())
+        key_file.chmod(0o600)
+    url = f"http://{settings.host}:{port}"
+    return Component(
+        f"relay-{number}",
+        [
+            sys.executable,
+            "-m",
+            "agihub.cli.main",
+            "relay",
+            "run",
+            "--host",
+            settings.host,
+            "--port",
+            str(port),
+        ],
+        url=url,
+        env={
+            "AGIHUB_DATA_DIR": str(home),
+            "AGIHUB_RELAY_NOSTR_KEY": key_file.read_text().strip(),
+            "AGIHUB_RELAY_PUBLIC_URL": f"ws://{settings.host}:{port}",
+            "AGIHUB_RELAY_NAME": f"agihub dev relay {number}",
+        },
+    )
 
 
 def probe_chain(url: str, timeout: float = 3.0) -> dict[str, Any]:
@@ -99,6 +134,14 @@ def _rpc(url: str, method: str, timeout: float) -> str:
     if "error" in reply:
         raise OSError(f"{method}: {reply['error']}")
     return reply["result"]
+
+
+def probe_relay(url: str, timeout: float = 3.0) -> dict[str, Any]:
+    """The relay's NIP-11 document (asked for with ``Accept: application/nostr+json``)."""
+    req = urllib.request.Request(url, headers={"accept": "application/nostr+json"})
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        info = json.load(resp)
+    return {"name": info.get("name"), "pubkey": str(info.get("pubkey", ""))[:16]}
 
 
 def probe_api(url: str, timeout: float = 3.0) -> dict[str, Any]:

@@ -62,5 +62,7 @@ def run_all(settings: DevSettings) -> None:
     check_evm_node(settings)
     check_port_free(settings.host, settings.chain_port, "AGIHUB_DEV_CHAIN_PORT")
     check_port_free(settings.host, settings.api_port, "AGIHUB_DEV_API_PORT")
+    for port in settings.relay_ports():
+        check_port_free(settings.host, port, "AGIHUB_DEV_RELAY_BASE_PORT")
     check_reachable(settings.effective_database_url)
     check_broker(settings.effective_broker_url)

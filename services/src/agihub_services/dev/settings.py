@@ -16,7 +16,8 @@ _REPO_ROOT = Path(__file__).resolve().parents[4]
 class DevSettings(CommonSettings):
     """Dev stack settings.
 
-    ``AGIHUB_DEV_CHAIN_PORT``, ``AGIHUB_DEV_API_PORT``, ``AGIHUB_DEV_WORKERS``, ``AGIHUB_DEV_EVM_NODE_DIR``.
+    ``AGIHUB_DEV_CHAIN_PORT``, ``AGIHUB_DEV_API_PORT``, ``AGIHUB_DEV_WORKERS``, ``AGIHUB_DEV_RELAYS``,
+    ``AGIHUB_DEV_RELAY_BASE_PORT``, ``AGIHUB_DEV_EVM_NODE_DIR``.
     """
 
     model_config = SettingsConfigDict(env_prefix="AGIHUB_DEV_", extra="ignore")
@@ -27,10 +28,16 @@ class DevSettings(CommonSettings):
     #: Worker processes (each a Celery node with its own prefork pool).
     workers: int = Field(1, ge=1, le=16)
     worker_concurrency: int = Field(2, ge=1, le=64)
+    #: Relay nodes (Nostr relay + blob store), on consecutive ports from ``relay_base_port``.
+    relays: int = Field(2, ge=0, le=16)
+    relay_base_port: int = Field(7777, ge=1, le=65535 - 16)
     #: Folder holding the hardhat install (``make install`` puts it in contracts/evm).
     evm_node_dir: Path = _REPO_ROOT / "contracts" / "evm"
     #: How long each component may take to become healthy at start.
     start_timeout_s: float = Field(60.0, gt=0)
+
+    def relay_ports(self) -> list[int]:
+        return [self.relay_base_port + i for i in range(self.relays)]
 
     @property
     def state_file(self) -> Path:

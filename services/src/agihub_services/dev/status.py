@@ -73,6 +73,8 @@ def _component(settings: DevSettings, name: str, info: dict[str, Any]) -> Compon
     try:
         if name == "chain":
             detail: Any = comp.probe_chain(info["url"])
+        elif name.startswith("relay-"):
+            detail = comp.probe_relay(info["url"])
         elif name == "api":
             body = comp.probe_api(info["url"])
             detail = {"status": body["status"], "heartbeats": len(body["heartbeats"])}

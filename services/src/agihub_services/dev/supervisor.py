@@ -130,6 +130,8 @@ class Supervisor:
     def probe(self, component: comp.Component) -> dict[str, Any]:
         if component.name == "chain":
             return comp.probe_chain(component.url)
+        if component.name.startswith("relay-"):
+            return comp.probe_relay(component.url)
         if component.name == "api":
             body = comp.probe_api(component.url)
             return {"status": body["status"], "database": body["database"]["revision"]}
