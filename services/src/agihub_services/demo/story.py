@@ -20,8 +20,9 @@ from agihub.blobs import BlobClient
 from agihub.chain.commitment import key_commit, new_secret
 from agihub.chain.evm import EvmChain, connect
 from agihub.chain.evm_deploy import compile_market, deploy_market
+from agihub.delta import apply_delta, encode_delta
 from agihub.identity import SecretKey
-from agihub.storage import Card, PackOptions, SignedManifest, pack_model, unpack
+from agihub.storage import Card, PackOptions, SignedManifest, pack_delta, pack_model, unpack
 from agihub.storage.crypto import delivered_root_of, open_delivery, seal_delivery
 from agihub.storage.package import shard_name
 from agihub.storage.unpack import private_version_key
@@ -89,30 +90,43 @@ def register_relays(story: Story) -> None:
 
 
 def publish(story: Story) -> None:
-    """The contributor packs a foundation model (public) and a domain model (private), places shards."""
+    """The contributor publishes the foundation model (public) and the domain model as an encrypted delta."""
     contributor = story.nostr.setdefault("contributor", SecretKey.generate())
     foundation = models.foundation_tensors()
     domain = models.domain_tensors(foundation)
     story.facts["domain_tensors"] = domain
+    parent = models.write(story.workdir / "foundation.safetensors", foundation)
+    signed = pack_model(
+        parent, story.workdir / "foundation-pkg", contributor, Card(name="demo-foundation"), options=OPTIONS
+    )
+    story.facts["foundation"] = signed
+    story.echo(
+        f"contributor packed the foundation model: {parent.stat().st_size:,} bytes, public, "
+        f"k={OPTIONS.k} n={OPTIONS.n}, model_root {signed.model_root.hex()[:16]}..."
+    )
+    _place(story, "foundation", signed)
+
+    child = models.write(story.workdir / "domain.safetensors", domain)
+    report = encode_delta(parent, child, story.workdir / "domain.delta", mode="lossless")
     secret = new_secret()
     story.facts["owner_secret"] = secret
-    for name, tensors, owner_secret in (("foundation", foundation, None), ("domain", domain, secret)):
-        src = models.write(story.workdir / f"{name}.safetensors", tensors)
-        signed = pack_model(
-            src,
-            story.workdir / f"{name}-pkg",
-            contributor,
-            Card(name=f"demo-{name}"),
-            options=OPTIONS,
-            owner_secret=owner_secret,
-        )
-        story.facts[name] = signed
-        _place(story, name, signed)
-        kind = "private (AES-256-GCM, relays hold ciphertext)" if owner_secret else "public"
-        story.echo(
-            f"contributor packed {name} model: {src.stat().st_size:,} bytes, {kind}, k={OPTIONS.k} "
-            f"n={OPTIONS.n}, model_root {signed.model_root.hex()[:16]}..."
-        )
+    signed = pack_delta(
+        story.workdir / "domain.delta",
+        story.workdir / "domain-pkg",
+        contributor,
+        Card(name="demo-domain", base_model="demo-foundation"),
+        parent_root=story.facts["foundation"].model_root,
+        delta_encoding="agihub-delta/1",
+        options=OPTIONS,
+        owner_secret=secret,
+    )
+    story.facts["domain"] = signed
+    story.echo(
+        f"contributor stored the domain model as a lossless delta against the foundation: "
+        f"{report.delta_bytes:,} bytes instead of {report.child_bytes:,} ({report.ratio:.1f}x smaller), "
+        f"encrypted (AES-256-GCM, relays hold ciphertext), model_root {signed.model_root.hex()[:16]}..."
+    )
+    _place(story, "domain", signed)
 
 
 def _place(story: Story, name: str, signed: SignedManifest) -> None:
@@ -204,7 +218,8 @@ def reveal_and_get_paid(story: Story) -> None:
 
 
 def rebuild(story: Story) -> None:
-    """The buyer decrypts with the revealed key, rebuilds from k shards and loads the tensors."""
+    """The buyer decrypts with the revealed key, rebuilds the delta from k shards, applies it to the
+    foundation model (fetched from relay-b alone: relay-a is no longer needed) and loads the result."""
     order_id, delivery = story.facts["order_id"], story.facts["delivery"]
     key, salt = story.facts["revealed"]
     inbox = story.workdir / "buyer-inbox"
@@ -213,15 +228,36 @@ def rebuild(story: Story) -> None:
     signed: SignedManifest = story.facts["domain"]
     shard_paths = _split_bundle(bundle, signed, PLACEMENT["relay-a"], inbox)
     version_key = private_version_key(signed, story.facts["owner_secret"])  # shared by the owner off-chain
-    out = inbox / "domain.safetensors"
-    unpack(signed, shard_paths, out, version_key=version_key)
+    unpack(signed, shard_paths, inbox / "domain.delta", version_key=version_key)
+    story.echo(
+        f"buyer decrypted the delivery and rebuilt the delta from shards {list(PLACEMENT['relay-a'])}, "
+        "every chunk verified against the signed manifest"
+    )
+    foundation = _fetch_foundation(story, inbox / "foundation")
+    out = apply_delta(foundation, inbox / "domain.delta", inbox / "domain.safetensors")
     ok = models.same_tensors(out, story.facts["domain_tensors"])
     story.echo(
-        f"buyer rebuilt the domain model from shards {list(PLACEMENT['relay-a'])}, every chunk verified "
-        f"against the signed manifest; safetensors loads it and all tensors match: {ok}"
+        f"buyer applied the delta to the foundation model (sha256 checked); safetensors loads the "
+        f"domain model and all tensors match: {ok}"
     )
     if not ok:
         raise RuntimeError("the rebuilt model differs from the published one")
+
+
+def _fetch_foundation(story: Story, folder: Path) -> Path:
+    """The public foundation model, from relay-b's shards alone, over HTTP."""
+    signed: SignedManifest = story.facts["foundation"]
+    with story.blobs("relay-b", "buyer") as client:
+        paths = [
+            client.download(_shard_hash(signed, i), folder / shard_name(i)) for i in PLACEMENT["relay-b"]
+        ]
+    out = folder / "foundation.safetensors"
+    unpack(signed, paths, out)
+    story.echo(
+        f"buyer fetched the public foundation model from relay-b's shards {list(PLACEMENT['relay-b'])} "
+        f"alone (relay-a could vanish now), {out.stat().st_size:,} bytes verified"
+    )
+    return out
 
 
 def _split_bundle(bundle: Path, signed: SignedManifest, indices: tuple[int, ...], folder: Path) -> list[Path]:
@@ -235,33 +271,13 @@ def _split_bundle(bundle: Path, signed: SignedManifest, indices: tuple[int, ...]
     return paths
 
 
-def survive_relay_loss(story: Story) -> None:
-    """relay-a disappears; relay-b's shards alone, fetched over HTTP, rebuild the foundation model."""
-    signed: SignedManifest = story.facts["foundation"]
-    folder = story.workdir / "buyer-foundation"
-    with story.blobs("relay-b", "buyer") as client:
-        paths = [
-            client.download(_shard_hash(signed, i), folder / shard_name(i)) for i in PLACEMENT["relay-b"]
-        ]
-    out = story.workdir / "rebuilt-foundation.safetensors"
-    unpack(signed, paths, out)
-    ok = models.same_tensors(out, models.foundation_tensors())
-    story.echo(
-        f"without relay-a, shards {list(PLACEMENT['relay-b'])} downloaded from relay-b rebuild the "
-        f"foundation model: {ok}"
-    )
-    if not ok:
-        raise RuntimeError("the foundation model did not survive the loss of relay-a")
-
-
 STEPS: list[tuple[str, Callable[[Story], None]]] = [
     ("the escrow contract is compiled and deployed on the local chain", deploy),
     ("two relay nodes register on chain with their Nostr keys", register_relays),
-    ("a contributor publishes a foundation model and a private domain model", publish),
+    ("a contributor publishes a foundation model and a private domain model as an encrypted delta", publish),
     ("a buyer orders the domain model from either relay", order),
     ("relay-a takes the order and delivers the shards sealed under a committed key", take_and_deliver),
     ("the buyer confirms receipt on chain", confirm),
     ("relay-a reveals the key and is paid", reveal_and_get_paid),
-    ("the buyer decrypts, rebuilds, verifies and loads the model", rebuild),
-    ("the network survives losing a relay", survive_relay_loss),
+    ("the buyer decrypts, rebuilds the delta, applies it to the foundation model and loads it", rebuild),
 ]
