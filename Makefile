@@ -17,11 +17,12 @@ help: ## Print one line per target
 install: $(STAMP) $(EVM_NODE) ## Create .venv, install every package editable (pinned) and the local EVM node
 
 $(STAMP): constraints.txt requirements-dev.txt sdk/pyproject.toml services/pyproject.toml worker/pyproject.toml \
+          indexer/pyproject.toml \
           contracts/move/tools/install-tree-sitter-move.sh
 	@test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
 	$(PIP) install --quiet --disable-pip-version-check -c constraints.txt pip setuptools wheel
 	$(PIP) install --quiet --disable-pip-version-check -c constraints.txt \
-	  -e 'sdk[evm,aptos,powoc]' -e services -e worker -r requirements-dev.txt
+	  -e 'sdk[evm,aptos,powoc]' -e services -e worker -e indexer -r requirements-dev.txt
 	bash contracts/move/tools/install-tree-sitter-move.sh
 	@touch $@
 

@@ -105,3 +105,13 @@ def test_streamed_body_is_cut_off_once_past_the_limit() -> None:
 
 def test_openapi_is_published(client: TestClient) -> None:
     assert "/health" in client.get("/openapi.json").json()["paths"]
+
+
+def test_health_reports_the_indexer_lag(client: TestClient) -> None:
+    from agihub_services.db.engine import session_scope
+    from agihub_services.db.schema import IndexerCursor
+
+    with session_scope(client.app.state.engine) as session:  # type: ignore[attr-defined]
+        session.add(IndexerCursor(chain="evm:31337", position=90, head=100))
+        session.add(IndexerCursor(chain="aptos:4", position=7, head=None))
+    assert client.get("/health").json()["indexer_lag"] == 10

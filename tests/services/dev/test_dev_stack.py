@@ -110,7 +110,16 @@ def _run_and_stop(stack: Stack) -> None:
     status = _agihub("dev", "status", "--json", env=stack.env, cwd=stack.tmp_path)
     assert status.returncode == 0, status.stdout + status.stderr
     components = {c["name"]: c for c in json.loads(status.stdout)}
-    assert set(components) == {"supervisor", "database", "chain", "worker-1", "relay-1", "relay-2", "api"}
+    assert set(components) == {
+        "supervisor",
+        "database",
+        "chain",
+        "worker-1",
+        "relay-1",
+        "relay-2",
+        "indexer",
+        "api",
+    }
     assert all(c["healthy"] for c in components.values())
     assert json.loads(components["chain"]["detail"])["chain_id"] == 31337
 

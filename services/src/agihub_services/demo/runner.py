@@ -71,7 +71,7 @@ def run(echo: Echo) -> None:
             supervisor.start()
             indent: Echo = lambda line: echo(f"    {line}")  # noqa: E731
             steps = [
-                ("the local stack is up: chain node, database, worker, two relay nodes, API", None),
+                ("the local stack is up: chain node, database, worker, two relay nodes, indexer, API", None),
                 *story.STEPS,
             ]
             relay_urls = {
@@ -79,6 +79,7 @@ def run(echo: Echo) -> None:
                 for name, port in zip(story.PLACEMENT, settings.relay_ports(), strict=True)
             }
             plot = story.Story(
+                facts={"market": supervisor.market, "database_url": settings.effective_database_url},
                 relay_urls=relay_urls,
                 rpc_url=f"http://{settings.host}:{settings.chain_port}",
                 workdir=root,

@@ -8,6 +8,7 @@ step by step. Everything on chain is real: compiled contract, signed transaction
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from eth_account import Account
 from agihub.blobs import BlobClient
 from agihub.chain.commitment import key_commit, new_secret
 from agihub.chain.evm import EvmChain, connect
-from agihub.chain.evm_deploy import compile_market, deploy_market
+from agihub.chain.evm_deploy import compile_market
 from agihub.delta import apply_delta, encode_delta
 from agihub.identity import SecretKey
 from agihub.storage import Card, PackOptions, SignedManifest, pack_delta, pack_model, unpack
@@ -63,17 +64,16 @@ class Story:
 
 
 def deploy(story: Story) -> None:
-    """The admin compiles market.vy and deploys it; every actor gets a signing handle on it."""
+    """The stack compiled market.vy and deployed it; every actor gets a signing handle on it."""
     w3 = connect(story.rpc_url)
     compiled = compile_market()
-    admin = Account.from_key(DEV_KEYS["admin"])
-    market = deploy_market(w3, admin, epoch_length=3600, compiled=compiled)
+    market = story.facts["market"]
     for actor, key in DEV_KEYS.items():
         story.chains[actor] = EvmChain(w3, market, compiled.abi, Account.from_key(key))
     story.chain("admin").set_fee(250)
     story.echo(
-        f"admin {admin.address} deployed the market at {market} (vyper {compiled.vyper_version}),"
-        " protocol fee 2.5%"
+        f"the dev stack compiled market.vy (vyper {compiled.vyper_version}) and the admin "
+        f"{story.chain('admin').address} deployed it at {market}; the admin sets the protocol fee to 2.5%"
     )
 
 
@@ -271,6 +271,46 @@ def _split_bundle(bundle: Path, signed: SignedManifest, indices: tuple[int, ...]
     return paths
 
 
+def indexed(story: Story) -> None:
+    """The indexer followed the chain into the shared database: the order's whole history is there."""
+    from sqlalchemy import select
+
+    from agihub.chain.catalog import OrderState
+    from agihub_services.db.engine import make_engine
+    from agihub_services.db.schema import MarketOrder, OrderEvent
+
+    engine = make_engine(story.facts["database_url"])
+    deadline = time.monotonic() + 30
+    try:
+        while True:
+            with engine.connect() as conn:
+                row = conn.execute(
+                    select(MarketOrder).where(MarketOrder.order_id == story.facts["order_id"])
+                ).first()
+                history = (
+                    conn.execute(
+                        select(OrderEvent.event)
+                        .where(OrderEvent.order_id == story.facts["order_id"])
+                        .order_by(OrderEvent.block_number, OrderEvent.log_index)
+                    )
+                    .scalars()
+                    .all()
+                )
+            if row is not None and row.state == OrderState.COMPLETED:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"the indexer did not record order #{story.facts['order_id']} as completed"
+                )
+            time.sleep(0.5)
+    finally:
+        engine.dispose()
+    story.echo(
+        f"indexer: order #{row.order_id} is {OrderState(row.state).name} in the shared database, "
+        f"history {' -> '.join(history)}"
+    )
+
+
 STEPS: list[tuple[str, Callable[[Story], None]]] = [
     ("the escrow contract is compiled and deployed on the local chain", deploy),
     ("two relay nodes register on chain with their Nostr keys", register_relays),
@@ -280,4 +320,5 @@ STEPS: list[tuple[str, Callable[[Story], None]]] = [
     ("the buyer confirms receipt on chain", confirm),
     ("relay-a reveals the key and is paid", reveal_and_get_paid),
     ("the buyer decrypts, rebuilds the delta, applies it to the foundation model and loads it", rebuild),
+    ("the indexer recorded every step of the order in the shared database", indexed),
 ]

@@ -77,12 +77,17 @@ def components(settings: DevSettings) -> list[Component]:
         for i in range(1, settings.workers + 1)
     ]
     relays = [relay_component(settings, i, port) for i, port in enumerate(settings.relay_ports(), start=1)]
+    indexer = Component(
+        "indexer",
+        [*cli, "indexer", "run"],
+        env={"AGIHUB_INDEXER_RPC_URL": chain.url, "AGIHUB_INDEXER_POLL_INTERVAL_S": "0.5"},
+    )
     api = Component(
         "api",
         [*cli, "api", "run", "--host", settings.host, "--port", str(settings.api_port)],
         url=f"http://{settings.host}:{settings.api_port}",
     )
-    return [chain, *workers, *relays, api]
+    return [chain, *workers, *relays, indexer, api]
 
 
 def relay_component(settings: DevSettings, number: int, port: int) -> Component:
@@ -134,6 +139,39 @@ def _rpc(url: str, method: str, timeout: float) -> str:
     if "error" in reply:
         raise OSError(f"{method}: {reply['error']}")
     return reply["result"]
+
+
+def deploy_market(rpc_url: str) -> str:
+    """Compile market.vy and deploy it with the dev admin account; returns its address."""
+    from eth_account import Account
+
+    from agihub.chain.evm import connect
+    from agihub.chain.evm_deploy import deploy_market as deploy
+    from agihub_services.dev.accounts import DEV_KEYS
+
+    return deploy(connect(rpc_url), Account.from_key(DEV_KEYS["admin"]), epoch_length=3600)
+
+
+def probe_indexer(database_url: str) -> dict[str, Any]:
+    """The indexer's cursor: it is healthy once it has followed the chain at least once."""
+    from sqlalchemy import select
+
+    from agihub_services.db.engine import make_engine
+    from agihub_services.db.schema import IndexerCursor
+
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(
+                select(IndexerCursor.chain, IndexerCursor.position, IndexerCursor.head, IndexerCursor.halted)
+            ).first()
+    finally:
+        engine.dispose()
+    if row is None:
+        raise OSError("no cursor yet")
+    if row.halted:
+        raise OSError(f"halted: {row.halted}")
+    return {"chain": row.chain, "position": row.position, "head": row.head}
 
 
 def probe_relay(url: str, timeout: float = 3.0) -> dict[str, Any]:

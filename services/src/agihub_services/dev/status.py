@@ -73,6 +73,8 @@ def _component(settings: DevSettings, name: str, info: dict[str, Any]) -> Compon
     try:
         if name == "chain":
             detail: Any = comp.probe_chain(info["url"])
+        elif name == "indexer":
+            detail = comp.probe_indexer(settings.effective_database_url)
         elif name.startswith("relay-"):
             detail = comp.probe_relay(info["url"])
         elif name == "api":

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -60,6 +60,7 @@ class Supervisor:
         self.running: dict[str, Running] = {}
         self._lock_fd: int | None = None
         self._stopping = False
+        self.market = ""
 
     # -- lifecycle -------------------------------------------------------------------------------
     def acquire_lock(self) -> None:
@@ -82,8 +83,15 @@ class Supervisor:
         self.echo(f"database  {self.settings.effective_database_url}: migrating")
         migrate.upgrade(self.settings.effective_database_url)
         for component in comp.components(self.settings):
+            if component.name == "indexer":
+                component = replace(
+                    component, env={**component.env, "AGIHUB_INDEXER_MARKET_ADDRESS": self.market}
+                )
             self._spawn(component)
             self._wait_healthy(component)
+            if component.name == "chain":
+                self.market = comp.deploy_market(component.url)
+                self.echo(f"market    deployed at {self.market} by the dev admin account")
         self.write_state()
 
     def _spawn(self, component: comp.Component, restarts: int = 0) -> None:
@@ -132,6 +140,8 @@ class Supervisor:
             return comp.probe_chain(component.url)
         if component.name.startswith("relay-"):
             return comp.probe_relay(component.url)
+        if component.name == "indexer":
+            return comp.probe_indexer(self.settings.effective_database_url)
         if component.name == "api":
             body = comp.probe_api(component.url)
             return {"status": body["status"], "database": body["database"]["revision"]}
@@ -195,6 +205,7 @@ class Supervisor:
             "started_at": time.time(),
             "database_url": self.settings.effective_database_url,
             "broker_url": self.settings.effective_broker_url,
+            "market": self.market,
             "components": {
                 name: {
                     "pid": r.process.pid,

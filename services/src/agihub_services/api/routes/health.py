@@ -6,14 +6,14 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 import agihub
 from agihub_services.api.deps import EngineDep
 from agihub_services.db import migrate
-from agihub_services.db.schema import ServiceHeartbeat
+from agihub_services.db.schema import IndexerCursor, ServiceHeartbeat
 
 router = APIRouter(tags=["health"])
 
@@ -46,12 +46,14 @@ def health(engine: EngineDep, response: Response) -> Health:
     """Report whether the API can serve: 200 when the database is reachable and migrated, else 503."""
     database = DatabaseHealth(ok=False, head=migrate.head_revision())
     beats: list[Heartbeat] = []
+    lag: int | None = None
     try:
         with Session(engine) as session:
             database.revision = (
                 session.connection().exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
             )
             beats = _heartbeats(session)
+            lag = _indexer_lag(session)
         database.ok = database.revision == database.head
         if not database.ok:
             database.error = "database is not migrated to head: run `agihub db upgrade`"
@@ -64,7 +66,14 @@ def health(engine: EngineDep, response: Response) -> Health:
         version=agihub.__version__,
         database=database,
         heartbeats=beats,
+        indexer_lag=lag,
     )
+
+
+def _indexer_lag(session: Session) -> int | None:
+    """Largest head-minus-position over the chains the indexer follows (None until it saw a head)."""
+    worst = session.scalar(select(func.max(IndexerCursor.head - IndexerCursor.position)))
+    return None if worst is None else max(0, int(worst))
 
 
 def _heartbeats(session: Session) -> list[Heartbeat]:
