@@ -32,7 +32,8 @@ from agihub_indexer.sources.evm import EvmSource  # noqa: E402
 from agihub_indexer.store import Store  # noqa: E402
 from agihub_services.db import migrate  # noqa: E402
 from agihub_services.db.engine import make_engine  # noqa: E402
-from tests.conftest import PG_ADMIN_URL, free_port, postgres_available  # noqa: E402
+from agihub_services.dev.ports import free_port  # noqa: E402
+from tests.conftest import PG_ADMIN_URL, postgres_available  # noqa: E402
 from tests.indexer.market_kit import dev_accounts, rpc, start_node  # noqa: E402
 
 EMITTER = """

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from agihub_services.db import migrate
 from agihub_services.db.engine import make_engine
-from tests.conftest import free_port
+from agihub_services.dev.ports import free_port
 from tests.indexer.market_kit import Market, hardhat_available, rpc, start_node
 
 

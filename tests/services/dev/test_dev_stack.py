@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port, free_port_pair
+from agihub_services.dev.ports import free_port, free_port_pair
 
 EVM_DIR = Path(__file__).resolve().parents[3] / "contracts" / "evm"
 needs_node = pytest.mark.skipif(

@@ -145,7 +145,7 @@ class RunningRelay:
 
 @pytest.fixture
 def relay_server(tmp_path: Path, isolated_env: Path) -> Iterator[RunningRelay]:
-    from tests.conftest import free_port
+    from agihub_services.dev.ports import free_port
 
     settings = make_settings(tmp_path, public_url="ws://127.0.0.1")
     port = free_port()

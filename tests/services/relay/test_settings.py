@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 from agihub.errors import ConfigError
 from agihub.identity import SecretKey
 from agihub_services.config import load_settings
+from agihub_services.dev.ports import free_port
 from agihub_services.relay.info import relay_info
 from agihub_services.relay.settings import DEV_NOSTR_KEY, RelaySettings
-from tests.conftest import free_port
 
 
 def test_defaults_live_under_the_data_dir(isolated_env: Path) -> None:

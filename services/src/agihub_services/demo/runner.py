@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import tempfile
 import time
 from collections.abc import Callable
@@ -10,30 +9,12 @@ from pathlib import Path
 
 from agihub_services.demo import story
 from agihub_services.dev import components as comp
+from agihub_services.dev.ports import free_port, free_port_pair
 from agihub_services.dev.settings import DevSettings
 from agihub_services.dev.supervisor import Supervisor
 from agihub_services.queue import ping_worker
 
 Echo = Callable[[str], None]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _free_port_pair() -> int:
-    """A port p with p + 1 also free: the two relays take consecutive ports."""
-    for _ in range(50):
-        port = _free_port()
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no two consecutive free loopback ports")
 
 
 def _check_stack(settings: DevSettings, echo: Echo) -> None:
@@ -60,9 +41,9 @@ def run(echo: Echo) -> None:
             AGIHUB_DATA_DIR=root / "stack",
             AGIHUB_DATABASE_URL="",
             AGIHUB_BROKER_URL="",
-            chain_port=_free_port(),
-            api_port=_free_port(),
-            relay_base_port=_free_port_pair(),
+            chain_port=free_port(),
+            api_port=free_port(),
+            relay_base_port=free_port_pair(),
         )
         supervisor = Supervisor(settings, echo=lambda line: echo(f"    {line}"))
         echo(f"agihub demo: embedded stack in {root}")
