@@ -44,10 +44,12 @@ fmt: install ## Apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-test: lint ## Lint, then the suite on SQLite and PostgreSQL, Celery on filesystem and Redis brokers (bounded)
+test: lint ## Lint, Move tests where `aptos` exists, then the suite on SQLite+PostgreSQL, both brokers (bounded)
+	@bash contracts/move/test.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-full: lint ## Everything in `make test` plus the slow fault-injection and fuzz runs
+	@bash contracts/move/test.sh
 	$(PY) -m pytest --full $(PYTEST_ARGS)
 
 test-move: ## Run `aptos move test` / `aptos move prove` where the Aptos CLI exists (skips otherwise)
