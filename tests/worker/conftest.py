@@ -27,7 +27,13 @@ class WorkerProcess:
 def worker_process(database_url: str, broker_url: str, tmp_path: Path) -> Iterator[WorkerProcess]:
     data_dir = tmp_path / "data"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AGIHUB_")}
-    env.update(AGIHUB_DATA_DIR=str(data_dir), AGIHUB_DATABASE_URL=database_url, AGIHUB_BROKER_URL=broker_url)
+    env.update(
+        AGIHUB_DATA_DIR=str(data_dir),
+        AGIHUB_DATABASE_URL=database_url,
+        AGIHUB_BROKER_URL=broker_url,
+        AGIHUB_WORKER_EXTRA_TASK_MODULES='["tests.worker.poison_tasks"]',
+        PYTHONPATH=str(Path(__file__).resolve().parents[2]),
+    )
     migrate.upgrade(database_url)
     log = tmp_path / "worker.log"
     with open(log, "wb") as out:

@@ -19,7 +19,8 @@ from agihub_worker.settings import WorkerSettings
 
 def make_app(settings: WorkerSettings) -> Celery:
     """A worker app configured exactly like the producers (see ``agihub_services.queue``)."""
-    celery = Celery("agihub", include=["agihub_worker.tasks"])
+    modules = ["agihub_worker.tasks", *settings.extra_task_modules]
+    celery = Celery("agihub", include=modules, task_cls="agihub_worker.reliability:ReliableTask")
     celery.conf.update(celery_config(settings))
     celery.conf.worker_concurrency = settings.concurrency
     return celery

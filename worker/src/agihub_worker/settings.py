@@ -17,6 +17,8 @@ class WorkerSettings(CommonSettings):
     model_config = SettingsConfigDict(env_prefix="AGIHUB_WORKER_", extra="ignore")
 
     concurrency: int = Field(2, ge=1, le=64)
+    #: Extra modules whose tasks this worker also runs (an operator's own tasks; JSON list).
+    extra_task_modules: list[str] = Field(default_factory=list)
     chain_key: SecretStr = SecretStr(DEV_CHAIN_KEY)
 
     def unsafe_defaults(self) -> list[str]:
