@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from hypothesis import settings as hypothesis_settings
 
-
 # CI machines are shared and loaded: a per-example deadline would turn slowness into flaky failures.
 hypothesis_settings.register_profile("agihub", deadline=None)
 hypothesis_settings.load_profile("agihub")
