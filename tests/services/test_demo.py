@@ -32,6 +32,7 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert "lossless delta against the foundation" in out
     assert "from relay-b's shards [2, 3] alone" in out
     assert "order #1 is COMPLETED in the shared database" in out
-    assert "relay-a revealed the key: paid 0.010725 ETH" in out  # cost + tip - 2.5% fee, exactly
+    assert "paid 0.010725 ETH" in out  # cost + tip - 2.5% fee, exactly
+    assert "anyone else gets HTTP 403" in out  # the delivery is served to the buyer only
     # It stops what it started: no state left in the working directory.
     assert list(tmp_path.iterdir()) == []

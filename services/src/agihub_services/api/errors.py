@@ -45,7 +45,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0]
-        field = ".".join(str(p) for p in first.get("loc", ()) if p not in {"body", "query", "path"})
+        field = ".".join(str(p) for p in first.get("loc", ()) if p not in {"body", "query", "path", "header"})
         return JSONResponse(
             error_body("validation_error", f"{field}: {first.get('msg')}", field=field), status_code=422
         )

@@ -116,7 +116,16 @@ class MarketOrder(Base):
     """Current state of an order (``state`` is :class:`agihub.chain.catalog.OrderState`)."""
 
     __tablename__ = "orders"
-    __table_args__ = (Index("ix_orders_buyer", "chain", "buyer"),)
+    __table_args__ = (
+        Index("ix_orders_buyer", "chain", "buyer"),
+        # API list pages: filter column, then the newest-first sort key (migration 0004).
+        Index("ix_orders_created", "created_block", "chain", "order_id"),
+        Index("ix_orders_buyer_created", "buyer", "created_block", "chain", "order_id"),
+        Index("ix_orders_state", "state", "created_block", "chain", "order_id"),
+        Index("ix_orders_model", "model_root", "created_block", "chain", "order_id"),
+        Index("ix_orders_taker", "taker", "created_block", "chain", "order_id"),
+        Index("ix_orders_updated", "chain", "updated_block"),
+    )
 
     chain: Mapped[str] = mapped_column(String(64), primary_key=True)
     order_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -191,7 +200,10 @@ class RelayDelivery(Base):
     """A relay's delivery record: ``taken``, then ``delivered`` (key revealed) or ``failed`` (expired)."""
 
     __tablename__ = "relay_deliveries"
-    __table_args__ = (Index("ix_relay_deliveries_relay", "chain", "relay"),)
+    __table_args__ = (
+        Index("ix_relay_deliveries_relay", "chain", "relay"),
+        Index("ix_relay_deliveries_order", "chain", "order_id"),
+    )
 
     chain: Mapped[str] = mapped_column(String(64), primary_key=True)
     block_number: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -206,6 +218,7 @@ class ContributionRow(Base):
     """A registered contribution, its final score and its reward."""
 
     __tablename__ = "contributions"
+    __table_args__ = (Index("ix_contributions_contributor", "contributor", "created_block"),)
 
     chain: Mapped[str] = mapped_column(String(64), primary_key=True)
     contribution_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -321,3 +334,30 @@ class RelayBlobOwner(Base):
     sha256: Mapped[str] = mapped_column(HEX64, primary_key=True)
     pubkey: Mapped[str] = mapped_column(HEX64, primary_key=True)
     uploaded: Mapped[int] = mapped_column(BigInteger)
+
+
+class RelayAgentOrder(Base):
+    """The relay order agent's durable view of one order naming this relay (see relay/agent.py).
+
+    ``order_key``/``salt`` are the relay's own secret for the order: written BEFORE ``take_order`` is
+    sent so a crash can never leave a commitment on chain whose key is lost. Amounts are decimal text
+    because they are uint256 on chain.
+    """
+
+    __tablename__ = "relay_agent_orders"
+
+    market: Mapped[str] = mapped_column(String(66), primary_key=True)
+    order_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    buyer: Mapped[str] = mapped_column(String(66))
+    model_root: Mapped[str] = mapped_column(String(64))
+    order_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    salt: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    delivery_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    plain_size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    take_tx: Mapped[str | None] = mapped_column(String(66), nullable=True)
+    reveal_tx: Mapped[str | None] = mapped_column(String(66), nullable=True)
+    settle_tx: Mapped[str | None] = mapped_column(String(66), nullable=True)
+    down_paid: Mapped[str | None] = mapped_column(String(78), nullable=True)
+    relay_paid: Mapped[str | None] = mapped_column(String(78), nullable=True)
+    updated_at: Mapped[int] = mapped_column(BigInteger)

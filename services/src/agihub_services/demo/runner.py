@@ -62,6 +62,10 @@ def run(echo: Echo) -> None:
             plot = story.Story(
                 facts={"market": supervisor.market, "database_url": settings.effective_database_url},
                 relay_urls=relay_urls,
+                relay_homes={
+                    name: settings.data_dir / "relays" / f"relay-{i}"
+                    for i, name in enumerate(story.PLACEMENT, start=1)
+                },
                 rpc_url=f"http://{settings.host}:{settings.chain_port}",
                 workdir=root,
                 echo=indent,

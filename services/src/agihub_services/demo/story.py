@@ -1,9 +1,9 @@
 """The demo's steps, in order. Each takes the shared :class:`Story` and prints who did what.
 
 Two real relay nodes run in the stack: shards are uploaded to their blob stores with signed Blossom
-authorizations and downloaded over HTTP with verification. The relay's order agent (taking orders by
-itself) and the worker transfer tasks are later issues: here the demo plays the relay operator's part
-step by step. Everything on chain is real: compiled contract, signed transactions, balances.
+authorizations and downloaded over HTTP with verification; relay-a's order agent works on its node's
+database and blob store (the demo calls its polling round at each step so the story reads in order).
+Everything on chain is real: compiled contract, signed transactions, balances.
 """
 
 from __future__ import annotations
@@ -18,17 +18,22 @@ import httpx
 from eth_account import Account
 
 from agihub.blobs import BlobClient
-from agihub.chain.commitment import key_commit, new_secret
+from agihub.chain.commitment import new_secret
 from agihub.chain.evm import EvmChain, connect
 from agihub.chain.evm_deploy import compile_market
 from agihub.delta import apply_delta, encode_delta
 from agihub.identity import SecretKey
 from agihub.storage import Card, PackOptions, SignedManifest, pack_delta, pack_model, unpack
-from agihub.storage.crypto import delivered_root_of, open_delivery, seal_delivery
+from agihub.storage.crypto import delivered_root_of, open_delivery
 from agihub.storage.package import shard_name
 from agihub.storage.unpack import private_version_key
+from agihub_services.db.engine import make_engine
 from agihub_services.demo import models
 from agihub_services.dev.accounts import DEV_KEYS
+from agihub_services.relay.agent import OrderAgent
+from agihub_services.relay.blobs import BlobStore
+from agihub_services.relay.delivery import deliveries_root, sign_delivery_request
+from agihub_services.relay.settings import RelaySettings
 
 ETH = 10**18
 GWEI = 10**9
@@ -43,8 +48,9 @@ class Story:
     rpc_url: str
     workdir: Path
     echo: Callable[[str], None]
-    #: demo relay name -> the relay node's HTTP base URL
+    #: demo relay name -> the relay node's HTTP base URL, and its data dir
     relay_urls: dict[str, str] = field(default_factory=dict)
+    relay_homes: dict[str, Path] = field(default_factory=dict)
     chains: dict[str, EvmChain] = field(default_factory=dict)
     nostr: dict[str, SecretKey] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
@@ -130,15 +136,18 @@ def publish(story: Story) -> None:
 
 
 def _place(story: Story, name: str, signed: SignedManifest) -> None:
-    """The contributor uploads each relay's shards to its blob store (signed Blossom upload)."""
+    """The contributor uploads the signed manifest and each relay's shards to its blob store."""
     sizes = {shard.index: shard.size for shard in signed.manifest.shards}
+    package = story.workdir / f"{name}-pkg"
     for relay, indices in PLACEMENT.items():
         with story.blobs(relay, "contributor") as client:
+            client.upload(package / "manifest.json")  # the relay's agent learns what it holds from it
             for index in indices:
-                descriptor = client.upload(story.workdir / f"{name}-pkg" / shard_name(index))
+                descriptor = client.upload(package / shard_name(index))
                 assert descriptor["size"] == sizes[index]
         story.echo(
-            f"  contributor uploaded {name} shards {list(indices)} to {relay} ({story.relay_urls[relay]})"
+            f"  contributor uploaded the manifest and {name} shards {list(indices)} to {relay} "
+            f"({story.relay_urls[relay]})"
         )
 
 
@@ -163,68 +172,102 @@ def _shard_hash(signed: SignedManifest, index: int) -> str:
     return next(shard.sha256 for shard in signed.manifest.shards if shard.index == index)
 
 
-def take_and_deliver(story: Story) -> None:
-    """relay-a seals its shards under a fresh order key, commits to the key on chain, and serves the result."""
-    order_id, signed = story.facts["order_id"], story.facts["domain"]
-    relay = story.chain("relay-a")
-    work = story.workdir / "relay-a"
-    bundle = work / f"order-{order_id}.bundle"
-    with story.blobs("relay-a", "relay-a") as client:
-        for index in PLACEMENT["relay-a"]:  # the relay reads back the shards it holds
-            client.download(_shard_hash(signed, index), work / shard_name(index))
-        with bundle.open("wb") as out:  # its shards, in index order
-            for index in PLACEMENT["relay-a"]:
-                out.write((work / shard_name(index)).read_bytes())
-        sealed = work / f"order-{order_id}.sealed"
-        delivery = seal_delivery(bundle, sealed)
-        commit = key_commit(delivery.order_key, delivery.salt, order_id, relay.address)
-        receipt = relay.take_order(order_id, commit)
-        story.echo(
-            f"relay-a took order #{order_id}, committed keccak(key|salt|order|relay) = {commit.hex()[:16]}..."
-            f" and was credited the down payment (gas {receipt.gas_used:,})"
+def _agent(story: Story) -> OrderAgent:
+    """relay-a's order agent, working on relay-a's own database, blob store and delivery folder."""
+    if "agent" not in story.facts:
+        settings = RelaySettings(AGIHUB_DATA_DIR=story.relay_homes["relay-a"])  # type: ignore[call-arg]
+        engine = make_engine(settings.effective_relay_database_url)
+        blobs = BlobStore(
+            settings.effective_blob_dir,
+            engine,
+            quota_bytes=settings.quota_bytes,
+            max_blob_bytes=settings.max_blob_bytes,
         )
-        story.facts["delivery"] = delivery
-        story.facts["sealed_sha256"] = client.upload(sealed)["sha256"]
-    with story.blobs("relay-a", "buyer") as client:
-        inbox = story.workdir / "buyer-inbox"
-        client.download(story.facts["sealed_sha256"], inbox / f"order-{order_id}.sealed")
-    size = (inbox / f"order-{order_id}.sealed").stat().st_size
-    story.echo(f"the buyer downloaded {size:,} bytes of sealed shards from relay-a, hash-checked")
+        story.facts["agent"] = OrderAgent(story.chain("relay-a"), blobs, deliveries_root(settings))
+    return story.facts["agent"]
+
+
+def take_and_deliver(story: Story) -> None:
+    """relay-a's order agent takes the order, seals its shards under a committed key; the buyer downloads."""
+    order_id = story.facts["order_id"]
+    states = _agent(story).poll()
+    story.echo(
+        f"relay-a's order agent found order #{order_id} for a model it holds: {states.get(order_id)} "
+        "(fresh key and salt stored, shards sealed, keccak(key|salt|order|relay) committed on chain, "
+        "down payment credited)"
+    )
+    buyer = story.chain("buyer")
+    market = buyer.contract.address
+    public_url = story.relay_urls["relay-a"].replace("http://", "ws://")
+    auth = sign_delivery_request(buyer.account, public_url, market, order_id)
+    inbox = story.workdir / "buyer-inbox"
+    inbox.mkdir(exist_ok=True)
+    sealed = inbox / f"order-{order_id}.sealed"
+    with httpx.stream(
+        "GET",
+        f"{story.relay_urls['relay-a']}/delivery/{market}/{order_id}",
+        headers={"X-Agihub-Buyer-Auth": auth},
+        timeout=60,
+    ) as response:
+        response.raise_for_status()
+        story.facts["plain_size"] = int(response.headers["X-Agihub-Plain-Size"])
+        with sealed.open("wb") as out:
+            for block in response.iter_bytes(1 << 20):
+                out.write(block)
+    stranger = httpx.get(
+        f"{story.relay_urls['relay-a']}/delivery/{market}/{order_id}",
+        timeout=10,
+        headers={
+            "X-Agihub-Buyer-Auth": sign_delivery_request(
+                story.chain("relay-b").account, public_url, market, order_id
+            )
+        },
+    )
+    story.echo(
+        f"the buyer downloaded {sealed.stat().st_size:,} bytes of sealed shards from relay-a, signing "
+        f"the request with its chain key (anyone else gets HTTP {stranger.status_code})"
+    )
 
 
 def confirm(story: Story) -> None:
     """The buyer checks what arrived and records its root on chain (the key is still secret)."""
-    order_id, delivery = story.facts["order_id"], story.facts["delivery"]
+    order_id = story.facts["order_id"]
     sealed = story.workdir / "buyer-inbox" / f"order-{order_id}.sealed"
-    root = delivered_root_of(sealed, delivery.size)
+    root = delivered_root_of(sealed, story.facts["plain_size"])
     receipt = story.chain("buyer").confirm_received(order_id, root)
     story.echo(f"buyer confirmed receipt, delivery root {root.hex()[:16]}... (gas {receipt.gas_used:,})")
 
 
 def reveal_and_get_paid(story: Story) -> None:
-    """relay-a reveals key and salt; the contract checks the commitment and credits cost + tip - fee."""
-    order_id, delivery = story.facts["order_id"], story.facts["delivery"]
+    """relay-a's agent sees the confirmation and reveals; the contract checks the commitment and pays."""
+    order_id = story.facts["order_id"]
+    states = _agent(story).poll()
     relay = story.chain("relay-a")
-    receipt = relay.reveal_key(order_id, delivery.order_key, delivery.salt)
-    event = receipt.event("KeyRevealed")
-    story.facts["revealed"] = (event.fields["key"], event.fields["salt"])
+    event = relay.contract.events.KeyRevealed().get_logs(
+        from_block=0, argument_filters={"order_id": order_id}
+    )[0]
+    story.facts["revealed"] = (bytes(event["args"]["key"]), bytes(event["args"]["salt"]))
     story.echo(
-        f"relay-a revealed the key: paid {event.fields['relay_amount'] / ETH} ETH, fee "
-        f"{event.fields['fee'] / ETH} ETH to the reward pool (gas {receipt.gas_used:,})"
+        f"relay-a's agent: order #{order_id} {states.get(order_id)}; paid "
+        f"{event['args']['relay_amount'] / ETH} ETH, fee {event['args']['fee'] / ETH} ETH to the reward pool"
     )
+    earnings = _agent(story).earnings()
     withdrawn = relay.withdraw()
-    story.echo(f"relay-a withdrew its credits (gas {withdrawn.gas_used:,})")
+    story.echo(
+        f"relay-a earned {earnings.total / ETH} ETH on this market and withdrew its credits "
+        f"(gas {withdrawn.gas_used:,})"
+    )
     story.balances("buyer", "relay-a")
 
 
 def rebuild(story: Story) -> None:
     """The buyer decrypts with the revealed key, rebuilds the delta from k shards, applies it to the
     foundation model (fetched from relay-b alone: relay-a is no longer needed) and loads the result."""
-    order_id, delivery = story.facts["order_id"], story.facts["delivery"]
+    order_id = story.facts["order_id"]
     key, salt = story.facts["revealed"]
     inbox = story.workdir / "buyer-inbox"
     bundle = inbox / f"order-{order_id}.bundle"
-    open_delivery(inbox / f"order-{order_id}.sealed", bundle, key, salt, delivery.size)
+    open_delivery(inbox / f"order-{order_id}.sealed", bundle, key, salt, story.facts["plain_size"])
     signed: SignedManifest = story.facts["domain"]
     shard_paths = _split_bundle(bundle, signed, PLACEMENT["relay-a"], inbox)
     version_key = private_version_key(signed, story.facts["owner_secret"])  # shared by the owner off-chain
@@ -316,9 +359,12 @@ STEPS: list[tuple[str, Callable[[Story], None]]] = [
     ("two relay nodes register on chain with their Nostr keys", register_relays),
     ("a contributor publishes a foundation model and a private domain model as an encrypted delta", publish),
     ("a buyer orders the domain model from either relay", order),
-    ("relay-a takes the order and delivers the shards sealed under a committed key", take_and_deliver),
+    (
+        "relay-a's order agent takes the order and serves the shards sealed under a committed key",
+        take_and_deliver,
+    ),
     ("the buyer confirms receipt on chain", confirm),
-    ("relay-a reveals the key and is paid", reveal_and_get_paid),
+    ("relay-a's agent reveals the key and is paid", reveal_and_get_paid),
     ("the buyer decrypts, rebuilds the delta, applies it to the foundation model and loads it", rebuild),
     ("the indexer recorded every step of the order in the shared database", indexed),
 ]

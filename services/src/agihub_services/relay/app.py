@@ -17,7 +17,7 @@ from starlette.websockets import WebSocket
 from agihub.identity import SecretKey
 from agihub_services.db import migrate
 from agihub_services.db.engine import make_engine
-from agihub_services.relay import http, stream
+from agihub_services.relay import delivery, http, stream
 from agihub_services.relay.blobs import BlobStore
 from agihub_services.relay.ratelimit import RateLimiter
 from agihub_services.relay.settings import RelaySettings
@@ -118,6 +118,7 @@ def create_app(settings: RelaySettings, *, migrate_database: bool = True) -> Sta
         Route("/upload", http.upload, methods=["PUT"]),
         Route("/list/{pubkey}", http.list_blobs, methods=["GET"]),
         WebSocketRoute("/stream/{name}", stream.stream_blob),
+        Route("/delivery/{market}/{order_id}", delivery.get_delivery, methods=["GET"]),
         Route("/{name}", http.get_blob, methods=["GET", "HEAD"]),
         Route("/{name}", http.delete_blob, methods=["DELETE"]),
     ]

@@ -43,4 +43,7 @@ def register(app: typer.Typer) -> None:
         settings = load_settings(RelaySettings, **overrides)
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, **uvicorn_options(settings))
 
+    from agihub_services.relay.agent_cli import register_commands
+
+    register_commands(relay_app)
     app.add_typer(relay_app, name="relay")
