@@ -35,6 +35,7 @@ def test_make_help_lists_every_phony_target() -> None:
 
 
 def test_env_example_documents_every_setting() -> None:
+    from agihub_indexer.settings import IndexerSettings
     from agihub_services.api.settings import ApiSettings
     from agihub_services.config import CommonSettings
     from agihub_services.dev.settings import DevSettings
@@ -42,7 +43,7 @@ def test_env_example_documents_every_setting() -> None:
     from agihub_worker.settings import WorkerSettings
 
     documented = (ROOT / ".env.example").read_text()
-    for cls in (CommonSettings, ApiSettings, DevSettings, WorkerSettings, RelaySettings):
+    for cls in (CommonSettings, ApiSettings, DevSettings, WorkerSettings, RelaySettings, IndexerSettings):
         prefix = cls.model_config.get("env_prefix", "")
         for name, field in cls.model_fields.items():
             env = (
