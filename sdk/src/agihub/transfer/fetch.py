@@ -1,0 +1,203 @@
+"""Download any k shards of a model from the relays holding them, verify, rebuild, verify again.
+
+A few more than k downloads run at once and the slowest are cancelled as soon as k shards have
+arrived, so one slow relay does not set the pace. Every shard is checked against the sha256 in the
+signed manifest before it counts; the rebuilt payload is checked chunk by chunk against the manifest
+(and so against the model root) before it is renamed to ``dest``. Shards already verified in
+``work_dir`` are kept, so a fetch interrupted at any point resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agihub.blobs import sha256_file
+from agihub.storage.manifest import SignedManifest, verify_signature
+from agihub.storage.package import shard_name
+from agihub.storage.unpack import unpack
+from agihub.transfer.errors import NotEnoughShardsError, RelayFailure
+from agihub.transfer.relays import DEFAULT_TIMEOUT_S, Cancelled, download, http_base
+
+log = logging.getLogger(__name__)
+
+#: Called as bytes arrive: (bytes downloaded so far, bytes of k shards, shards verified so far).
+FetchProgress = Callable[[int, int, int], None]
+
+
+@dataclass
+class FetchReport:
+    """Which shards were used, where from, and what failed on the way."""
+
+    dest: Path
+    shards: dict[int, str]
+    bytes_downloaded: int
+    seconds: float
+    failures: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "dest": str(self.dest),
+            "shards": {str(i): url for i, url in sorted(self.shards.items())},
+            "bytes_downloaded": self.bytes_downloaded,
+            "seconds": round(self.seconds, 3),
+            "failures": self.failures,
+        }
+
+
+def _candidates(
+    manifest: SignedManifest, holders: Mapping[int, Sequence[str]] | Sequence[str]
+) -> dict[int, list[str]]:
+    """Relay URLs to try for each shard index; data shards (index < k) first, they decode for free."""
+    n = manifest.manifest.erasure.n
+    if isinstance(holders, Mapping):
+        table = {int(i): [http_base(u) for u in urls] for i, urls in holders.items() if 0 <= int(i) < n}
+    else:  # unknown layout: any relay may hold any shard; start each shard at a different relay
+        urls = [http_base(u) for u in holders]
+        table = {i: urls[i % len(urls) :] + urls[: i % len(urls)] for i in range(n)} if urls else {}
+    return {i: table[i] for i in sorted(table) if table[i]}
+
+
+class _Fetch:
+    """The state of one fetch: which shards are verified, what is in flight, what failed."""
+
+    def __init__(self, manifest: SignedManifest, work_dir: Path, progress: FetchProgress | None) -> None:
+        self.body = manifest.manifest
+        self.work_dir = work_dir
+        self.progress = progress
+        self.cancel = threading.Event()
+        self.lock = threading.Lock()
+        self.done: dict[int, str] = {}
+        self.failures: dict[str, str] = {}
+        self.bytes = 0
+        self.goal = sum(s.size for s in self.body.shards[: self.body.erasure.k])
+
+    def path(self, index: int) -> Path:
+        return self.work_dir / shard_name(index)
+
+    def resume(self) -> None:
+        """Keep shards a previous attempt already verified."""
+        for shard in self.body.shards:
+            path = self.path(shard.index)
+            if path.is_file() and path.stat().st_size == shard.size and sha256_file(path) == shard.sha256:
+                self.done[shard.index] = "local"
+
+    def on_bytes(self, count: int) -> None:
+        with self.lock:
+            self.bytes += count
+            if self.progress is not None:
+                self.progress(self.bytes, self.goal, len(self.done))
+
+    def get(self, index: int, url: str, timeout: float) -> None:
+        shard = self.body.shards[index]
+        download(
+            url, shard.sha256, self.path(index), cancel=self.cancel, on_bytes=self.on_bytes, timeout=timeout
+        )
+
+
+def fetch_shards(
+    manifest: SignedManifest,
+    holders: Mapping[int, Sequence[str]] | Sequence[str],
+    work_dir: str | Path,
+    *,
+    extra: int = 1,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    progress: FetchProgress | None = None,
+) -> tuple[dict[int, Path], dict[int, str], dict[str, str], int]:
+    """Download and verify k shards into ``work_dir``; returns (paths, sources, failures, bytes)."""
+    verify_signature(manifest)
+    state = _Fetch(manifest, Path(work_dir), progress)
+    state.work_dir.mkdir(parents=True, exist_ok=True)
+    state.resume()
+    k = state.body.erasure.k
+    queue = {i: urls for i, urls in _candidates(manifest, holders).items() if i not in state.done}
+    with ThreadPoolExecutor(max_workers=k + extra) as pool:
+        running: dict[Future[None], tuple[int, str]] = {}
+        while len(state.done) < k:
+            _launch(state, pool, queue, running, k + extra - len(state.done), timeout)
+            if not running:
+                break
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                _settle(state, future, running.pop(future), queue)
+        state.cancel.set()
+    if len(state.done) < k:
+        raise NotEnoughShardsError(
+            f"only {len(state.done)} of the {k} shards needed could be fetched and verified "
+            f"(n={state.body.erasure.n}); failures: "
+            + "; ".join(f"{u}: {r}" for u, r in state.failures.items()),
+            state.failures,
+        )
+    paths = {i: state.path(i) for i in state.done}
+    return paths, dict(state.done), state.failures, state.bytes
+
+
+def _launch(
+    state: _Fetch,
+    pool: ThreadPoolExecutor,
+    queue: dict[int, list[str]],
+    running: dict[Future[None], tuple[int, str]],
+    slots: int,
+    timeout: float,
+) -> None:
+    busy = {index for index, _ in running.values()}
+    for index in list(queue):
+        if len(running) >= slots:
+            return
+        if index in busy or index in state.done:
+            continue
+        url = queue[index].pop(0)
+        if not queue[index]:
+            del queue[index]
+        running[pool.submit(state.get, index, url, timeout)] = (index, url)
+        busy.add(index)
+
+
+def _settle(state: _Fetch, future: Future[None], job: tuple[int, str], queue: dict[int, list[str]]) -> None:
+    index, url = job
+    try:
+        future.result()
+    except Cancelled:
+        return
+    except RelayFailure as exc:
+        log.warning("shard %d from %s: %s", index, url, exc.reason)
+        state.failures[url] = exc.reason
+        # Once a relay has failed, try it last for every other shard too.
+        for urls in queue.values():
+            if url in urls:
+                urls.remove(url)
+                urls.append(url)
+        return
+    if len(state.done) < state.body.erasure.k:
+        state.done[index] = url
+        queue.pop(index, None)
+
+
+def fetch_package(
+    manifest: SignedManifest,
+    holders: Mapping[int, Sequence[str]] | Sequence[str],
+    work_dir: str | Path,
+    dest: str | Path,
+    *,
+    version_key: bytes | None = None,
+    extra: int = 1,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    progress: FetchProgress | None = None,
+) -> FetchReport:
+    """Fetch any k verified shards and rebuild the payload at ``dest`` (atomic).
+
+    ``holders`` maps shard index → relay URLs holding it, or is a plain list of relay URLs when the
+    layout is unknown. Raises :class:`NotEnoughShardsError` (naming each failed relay) when fewer
+    than k shards can be fetched; nothing is written at ``dest`` then.
+    """
+    started = time.perf_counter()
+    paths, sources, failures, count = fetch_shards(
+        manifest, holders, work_dir, extra=extra, timeout=timeout, progress=progress
+    )
+    unpack(manifest, [paths[i] for i in sorted(paths)], dest, version_key=version_key)
+    return FetchReport(Path(dest), sources, count, time.perf_counter() - started, failures)
