@@ -10,7 +10,13 @@ def test_registered_task_names_are_pinned() -> None:
     from agihub_worker.app import app
 
     ours = sorted(name for name in app.tasks if name.startswith("agihub."))
-    assert ours == ["agihub.health.ping"]
+    assert ours == [
+        "agihub.health.ping",
+        "agihub.maintenance.audit",
+        "agihub.maintenance.repair",
+        "agihub.transfer.fetch",
+        "agihub.transfer.publish",
+    ]
 
 
 def test_every_task_is_routed_to_a_declared_queue() -> None:

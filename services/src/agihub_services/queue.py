@@ -7,13 +7,17 @@ agree on broker, serialization and queues.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 from celery import Celery
+from sqlalchemy import Engine
 
 from agihub_services.config import CommonSettings
-from agihub_services.db.engine import normalize_url
+from agihub_services.db.engine import normalize_url, session_scope
+from agihub_services.db.schema import TaskRecord
 
 #: Queues per kind of work; routing is by task-name prefix.
 QUEUES = ("health", "transfer", "maintenance", "scoring")
@@ -85,6 +89,38 @@ def make_producer(settings: CommonSettings) -> Celery:
     app = Celery("agihub-producer")
     app.conf.update(celery_config(settings))
     return app
+
+
+#: Seconds a submitted task may wait in the broker before a worker re-sends it (see agihub_worker.leases).
+DISPATCH_GRACE_S = 60.0
+
+
+def submit(
+    engine: Engine, producer: Celery, name: str, kwargs: dict[str, Any], *, grace_s: float = DISPATCH_GRACE_S
+) -> str:
+    """Record the task in ``task_records`` (the outbox), then send it; returns the task id.
+
+    If the message is lost before any worker claims it (a broker restarted without persistence), a
+    worker re-sends it from this record once ``grace_s`` has passed, under the same id.
+    """
+    task_id = str(uuid4())
+    now = datetime.now(UTC)
+    with session_scope(engine) as session:
+        session.add(
+            TaskRecord(
+                task_id=task_id,
+                name=name,
+                state="PENDING",
+                done=0,
+                total=0,
+                attempts=0,
+                created_at=now,
+                payload={"args": [], "kwargs": kwargs},
+                lease_until=now + timedelta(seconds=grace_s),
+            )
+        )
+    producer.send_task(name, kwargs=kwargs, task_id=task_id)
+    return task_id
 
 
 def ping_worker(settings: CommonSettings, timeout: float = 15.0) -> dict[str, Any]:

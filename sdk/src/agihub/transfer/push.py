@@ -64,14 +64,16 @@ def push_package(
     *,
     happiness_required: int | None = None,
     holders: dict[int, list[RelayTarget]] | None = None,
+    exclude: frozenset[str] = frozenset(),
     attempts: int = 3,
+    timeout: float = DEFAULT_TIMEOUT_S,
     progress: PushProgress | None = None,
 ) -> PushReport:
     """Place every shard of the package in ``package_dir`` on ``relays`` and upload it.
 
     Shards go to distinct operators where possible (see :mod:`agihub.transfer.placement`). A relay
     that fails an upload (after ``attempts`` tries for transient errors) is dropped and its shards
-    are placed elsewhere. Raises :class:`PlacementError` when fewer than ``happiness_required``
+    are placed elsewhere; relays in ``exclude`` (URLs known to have lost data) are never used. Raises :class:`PlacementError` when fewer than ``happiness_required``
     distinct operators (default: every operator offered, up to n) end up holding shards. Uploads are
     content-addressed, so pushing again is safe and only re-sends what a relay lacks.
     """
@@ -89,10 +91,10 @@ def push_package(
     counter = _Counter(sum(s.size for s in body.shards), progress)
     pending = [s.index for s in body.shards if not held.get(s.index)]
     while pending:
-        plan = place(pending, relays, holders=held, exclude=frozenset(failed))
-        pending = _upload_round(root, plan, key, attempts, held, failed, counter)
+        plan = place(pending, relays, holders=held, exclude=exclude | frozenset(failed))
+        pending = _upload_round(root, plan, key, (attempts, timeout), held, failed, counter)
     require_happiness(held, required, body.erasure.k)
-    manifest_sha = _upload_manifest(root, held, key, attempts, failed)
+    manifest_sha = _upload_manifest(root, held, key, (attempts, timeout), failed)
     return PushReport(
         body.model_root,
         manifest_sha,
@@ -117,7 +119,7 @@ def _upload_round(
     root: Path,
     plan: dict[int, RelayTarget],
     key: SecretKey,
-    attempts: int,
+    retry: tuple[int, float],
     held: dict[int, list[RelayTarget]],
     failed: dict[str, str],
     counter: _Counter,
@@ -126,7 +128,7 @@ def _upload_round(
 
     def one(index: int, relay: RelayTarget) -> tuple[int, RelayTarget, RelayFailure | None]:
         try:
-            upload_with_retries(relay.url, key, root / shard_name(index), attempts=attempts)
+            upload_with_retries(relay.url, key, root / shard_name(index), attempts=retry[0], timeout=retry[1])
         except RelayFailure as exc:
             return index, relay, exc
         return index, relay, None
@@ -145,14 +147,18 @@ def _upload_round(
 
 
 def _upload_manifest(
-    root: Path, held: dict[int, list[RelayTarget]], key: SecretKey, attempts: int, failed: dict[str, str]
+    root: Path,
+    held: dict[int, list[RelayTarget]],
+    key: SecretKey,
+    retry: tuple[int, float],
+    failed: dict[str, str],
 ) -> str:
     """Every relay holding a shard also holds the signed manifest (a small blob), so any of them can
     answer a fetch for it."""
     digest = sha256_file(root / MANIFEST_NAME)
     for url in sorted({relay.url for relays in held.values() for relay in relays}):
         try:
-            upload_with_retries(url, key, root / MANIFEST_NAME, attempts=attempts)
+            upload_with_retries(url, key, root / MANIFEST_NAME, attempts=retry[0], timeout=retry[1])
         except RelayFailure as exc:
             failed.setdefault(url, f"manifest upload: {exc.reason}")
     return digest

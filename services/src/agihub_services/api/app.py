@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 import agihub
 from agihub_services.api import errors
 from agihub_services.api.body_limit import BodyLimitMiddleware
-from agihub_services.api.routes import contributions, earnings, health, live, models, orders, relays
+from agihub_services.api.routes import contributions, earnings, health, live, models, orders, relays, tasks
 from agihub_services.api.settings import ApiSettings
 from agihub_services.config import load_settings
 from agihub_services.db.engine import make_engine
@@ -44,4 +44,5 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(models.router)
     app.include_router(contributions.router)
     app.include_router(earnings.router)
+    app.include_router(tasks.router)
     return app

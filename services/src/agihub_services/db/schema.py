@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Index, Integer, MetaData, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Deterministic constraint names, so migrations diff cleanly on SQLite and PostgreSQL alike.
@@ -52,6 +63,13 @@ class TaskRecord(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    #: What to send again if the message is lost: ``{"args": [...], "kwargs": {...}}`` (outbox).
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    #: The worker process running it (``host:pid``) and until when its claim holds without renewal.
+    owner: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
+    #: Progress beyond bytes: shards verified, relays failed, the phase.
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 # --- chain indexer (agihub_indexer) -----------------------------------------------------------------
@@ -361,3 +379,65 @@ class RelayAgentOrder(Base):
     down_paid: Mapped[str | None] = mapped_column(String(78), nullable=True)
     relay_paid: Mapped[str | None] = mapped_column(String(78), nullable=True)
     updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+# --- shard placement (agihub_worker) ---------------------------------------------------------------
+# What the workers know about the models they placed: the signed manifest, where each shard lives,
+# precomputed audit challenges and every audit's outcome.
+
+
+class StoredPackage(Base):
+    """A model package the workers place and look after; ``source_dir`` holds its files for publish."""
+
+    __tablename__ = "packages"
+
+    model_root: Mapped[str] = mapped_column(String(64), primary_key=True)
+    manifest: Mapped[str] = mapped_column(Text)
+    source_dir: Mapped[str | None] = mapped_column(Text, nullable=True)
+    k: Mapped[int] = mapped_column(Integer)
+    n: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ShardPlacement(Base):
+    """One copy of one shard on one relay: ``healthy`` until an audit says ``lost``."""
+
+    __tablename__ = "shard_placements"
+    __table_args__ = (UniqueConstraint("model_root", "shard_index", "relay_url"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_root: Mapped[str] = mapped_column(String(64), index=True)
+    shard_index: Mapped[int] = mapped_column(Integer)
+    relay_url: Mapped[str] = mapped_column(Text)
+    operator: Mapped[str] = mapped_column(String(128))
+    state: Mapped[str] = mapped_column(String(16))
+    placed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class AuditChallenge(Base):
+    """A precomputed byte-range challenge of a shard, used at most once."""
+
+    __tablename__ = "audit_challenges"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_root: Mapped[str] = mapped_column(String(64), index=True)
+    shard_index: Mapped[int] = mapped_column(Integer)
+    offset: Mapped[int] = mapped_column(BigInteger)
+    length: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class AuditResult(Base):
+    """The outcome of one audit of one placement: pass, fail or timeout."""
+
+    __tablename__ = "audit_results"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_root: Mapped[str] = mapped_column(String(64), index=True)
+    shard_index: Mapped[int] = mapped_column(Integer)
+    relay_url: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
