@@ -3,22 +3,29 @@
 A relay's registered endpoint may be its websocket URL (``ws://host:port``); its blob store is
 served by the same process over HTTP on the same address, so ``ws`` maps to ``http`` and ``wss``
 to ``https``.
+
+Transfers use the standard library's ``http.client`` rather than httpx: on large bodies it reads
+straight into a reused buffer (``readinto``) several times faster, and it builds no TLS context
+for plain-HTTP relays. One connection per call; each call is one large request.
 """
 
 from __future__ import annotations
 
 import hashlib
+import http.client
+import json
 import os
+import ssl
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
-import httpx
-
-from agihub.blobs import CHUNK, BlobClient
-from agihub.errors import ApiError
+from agihub.blobs import authorization, sha256_file
 from agihub.identity import SecretKey
 from agihub.transfer.errors import RelayFailure
 
@@ -52,18 +59,62 @@ class RelayTarget:
             raise ValueError(f"relay {self.url}: operator must not be empty")
 
 
-def upload(url: str, key: SecretKey, path: Path, timeout: float = DEFAULT_TIMEOUT_S) -> str:
-    """Upload ``path`` to the relay at ``url``; returns its sha256 (the blob id). Idempotent."""
+READ_BLOCK = 4 << 20
+
+
+@cache
+def _tls() -> ssl.SSLContext:
+    return ssl.create_default_context()
+
+
+@contextmanager
+def _connection(url: str, timeout: float) -> Iterator[http.client.HTTPConnection]:
+    """A connection to the relay at ``url``; network failures become :class:`RelayFailure`."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "", parts.port
+    if parts.scheme == "https":
+        conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+            host, port, timeout=timeout, context=_tls()
+        )
+    else:
+        conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
-        with BlobClient(url, key, timeout=timeout) as client:
-            descriptor = client.upload(path)
-    except httpx.TimeoutException as exc:
+        yield conn
+    except TimeoutError as exc:
         raise RelayFailure(url, f"timed out after {timeout:g} s", transient=True) from exc
-    except httpx.TransportError as exc:
+    except (OSError, http.client.HTTPException) as exc:
         raise RelayFailure(url, f"unreachable: {exc}", transient=True) from exc
-    except ApiError as exc:
-        raise RelayFailure(url, str(exc), transient=(exc.status or 0) >= 500 or exc.status == 429) from exc
-    return str(descriptor["sha256"])
+    finally:
+        conn.close()
+
+
+def _refusal(url: str, what: str, response: http.client.HTTPResponse) -> RelayFailure:
+    body = response.read(64 << 10)
+    try:
+        message = json.loads(body).get("message", "")
+    except (ValueError, AttributeError):
+        message = body.decode("utf-8", "replace")[:200]
+    status = response.status
+    reason = f"{what} answered {status}" + (f": {message}" if message else "")
+    return RelayFailure(url, reason, transient=status >= 500 or status == 429)
+
+
+def upload(url: str, key: SecretKey, path: Path, timeout: float = DEFAULT_TIMEOUT_S) -> str:
+    """Upload ``path`` to the relay at ``url`` (Blossom ``PUT /upload`` with a signed kind-24242
+    token); returns its sha256, the blob id. Idempotent: the relay keeps one copy per hash."""
+    digest = sha256_file(path)
+    headers = {
+        "authorization": authorization(key, "upload", (digest,)),
+        "content-length": str(path.stat().st_size),
+        "content-type": "application/octet-stream",
+    }
+    with _connection(url, timeout) as conn, path.open("rb") as body:
+        conn.request("PUT", urlsplit(url).path + "/upload", body=body, headers=headers)
+        response = conn.getresponse()
+        if response.status >= 300:
+            raise _refusal(url, f"upload of {digest[:12]}…", response)
+        response.read()
+    return digest
 
 
 class Cancelled(Exception):
@@ -83,19 +134,21 @@ def download(
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     tmp, digest = Path(tmp_name), hashlib.sha256()
+    buffer = bytearray(READ_BLOCK)
+    view = memoryview(buffer)
     try:
-        with os.fdopen(fd, "wb") as out, httpx.stream("GET", f"{url}/{sha256}", timeout=timeout) as response:
-            if response.status_code != 200:
-                raise RelayFailure(
-                    url, f"GET {sha256[:12]}… answered {response.status_code}", transient=False
-                )
-            for block in response.iter_bytes(CHUNK):
+        with os.fdopen(fd, "wb") as out, _connection(url, timeout) as conn:
+            conn.request("GET", f"{urlsplit(url).path}/{sha256}")
+            response = conn.getresponse()
+            if response.status != 200:
+                raise _refusal(url, f"GET {sha256[:12]}…", response)
+            while count := response.readinto(buffer):
                 if cancel is not None and cancel.is_set():
                     raise Cancelled
-                digest.update(block)
-                out.write(block)
+                digest.update(view[:count])
+                out.write(view[:count])
                 if on_bytes is not None:
-                    on_bytes(len(block))
+                    on_bytes(count)
         if digest.hexdigest() != sha256:
             raise RelayFailure(
                 url,
@@ -103,29 +156,20 @@ def download(
                 transient=False,
             )
         os.replace(tmp, dest)
-    except httpx.TimeoutException as exc:
-        raise RelayFailure(url, f"timed out after {timeout:g} s", transient=True) from exc
-    except httpx.TransportError as exc:
-        raise RelayFailure(url, f"unreachable: {exc}", transient=True) from exc
     finally:
         tmp.unlink(missing_ok=True)
     return dest
 
 
 def read_range(url: str, sha256: str, offset: int, length: int, timeout: float) -> bytes:
-    """Bytes ``[offset, offset+length)`` of a blob (HTTP Range); RelayFailure if refused or short."""
+    """Bytes ``[offset, offset+length)`` of a blob (HTTP Range); RelayFailure if refused."""
     headers = {"range": f"bytes={offset}-{offset + length - 1}"}
-    try:
-        response = httpx.get(f"{url}/{sha256}", headers=headers, timeout=timeout)
-    except httpx.TimeoutException as exc:
-        raise RelayFailure(url, f"timed out after {timeout:g} s", transient=True) from exc
-    except httpx.TransportError as exc:
-        raise RelayFailure(url, f"unreachable: {exc}", transient=True) from exc
-    if response.status_code not in (200, 206):
-        raise RelayFailure(
-            url, f"range GET answered {response.status_code}", transient=response.status_code >= 500
-        )
-    body = response.content
-    if response.status_code == 200:  # a relay ignoring Range sends the whole blob
+    with _connection(url, timeout) as conn:
+        conn.request("GET", f"{urlsplit(url).path}/{sha256}", headers=headers)
+        response = conn.getresponse()
+        if response.status not in (200, 206):
+            raise _refusal(url, "range GET", response)
+        body = response.read()
+    if response.status == 200:  # a relay ignoring Range sends the whole blob
         body = body[offset : offset + length]
     return body
