@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ def download(
         for index, relays in held.items():
             if any(r.url == url for r in relays):
                 catalog.record_audit(engine, model_root, index, url, "fail", f"fetch: {result.failures[url]}")
+    shutil.rmtree(work_dir(settings, model_root, "fetch"), ignore_errors=True)  # rebuilt and verified
     if report is not None:
         report(
             result.bytes_downloaded,
