@@ -43,10 +43,7 @@ def download(
         timeout=settings.relay_timeout_s,
         progress=progress,
     )
-    for url in result.failures:  # a relay that served wrong bytes or nothing gets audited first
-        for index, relays in held.items():
-            if any(r.url == url for r in relays):
-                catalog.record_audit(engine, model_root, index, url, "fail", f"fetch: {result.failures[url]}")
+    # Relays that failed are named in the result (``failures``); the audit task judges their health.
     shutil.rmtree(work_dir(settings, model_root, "fetch"), ignore_errors=True)  # rebuilt and verified
     if report is not None:
         report(
