@@ -67,6 +67,16 @@ def test_cli_publish_download_audit_and_status(start_worker: StartWorker, fleet:
     done = agihub(worker, "audit", root, "--json")
     assert done.returncode == 0 and json.loads(done.stdout)["result"]["outcomes"]["pass"] == 6
 
+    # Three relays hold two shards each (k=3); each passed two audits, so its availability is
+    # (2 + 9) / (2 + 10) under the planner's prior, and k shards arrive iff two relays answer.
+    a = 11 / 12
+    done = agihub(worker, "plan", root, "--target", "0.95", "--json")
+    assert done.returncode == 0, done.stderr
+    plan = json.loads(done.stdout)
+    assert plan["m"] == 3 and plan["probability"] == pytest.approx(3 * a * a * (1 - a) + a**3)
+    done = agihub(worker, "plan", root)
+    assert done.returncode == 1 and "even all 3 holders reach only" in done.stderr
+
     done = agihub(worker, "task", "status", published["task_id"], "--json")
     assert done.returncode == 0 and json.loads(done.stdout)["state"] == "SUCCESS"
 

@@ -3,18 +3,20 @@ that names its signed manifest and where its files are, so tasks can refer to it
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from agihub.errors import ConfigError
 from agihub.storage.manifest import SignedManifest, load_manifest
 from agihub.storage.package import MANIFEST_NAME
+from agihub.transfer.plan import RetrievalPlan, availability_from_audits, plan_retrieval
 from agihub_services.db.engine import session_scope
-from agihub_services.db.schema import StoredPackage
+from agihub_services.db.schema import AuditResult, ShardPlacement, StoredPackage
 
 
 def register_package(engine: Engine, package_dir: str | Path) -> SignedManifest:
@@ -38,3 +40,39 @@ def register_package(engine: Engine, package_dir: str | Path) -> SignedManifest:
             stmt.on_conflict_do_update(index_elements=["model_root"], set_={"source_dir": str(source)})
         )
     return signed
+
+
+def holdings(engine: Engine, model_root: str) -> dict[str, set[int]]:
+    """Healthy copies of a model's shards: relay URL → shard indices it holds."""
+    with session_scope(engine) as session:
+        rows = session.execute(
+            select(ShardPlacement.relay_url, ShardPlacement.shard_index).where(
+                ShardPlacement.model_root == model_root, ShardPlacement.state == "healthy"
+            )
+        ).all()
+    out: dict[str, set[int]] = {}
+    for url, index in rows:
+        out.setdefault(url, set()).add(index)
+    return out
+
+
+def relay_availability(engine: Engine, urls: Iterable[str]) -> dict[str, float]:
+    """Each relay's estimated availability from every audit of it (any model): passes against
+    failures and timeouts, under the planner's prior (see :func:`agihub.transfer.plan.availability_from_audits`)."""
+    wanted = list(urls)
+    with session_scope(engine) as session:
+        rows = session.execute(
+            select(AuditResult.relay_url, AuditResult.outcome, func.count())
+            .where(AuditResult.relay_url.in_(wanted))
+            .group_by(AuditResult.relay_url, AuditResult.outcome)
+        ).all()
+    passes: dict[str, int] = dict.fromkeys(wanted, 0)
+    failures: dict[str, int] = dict.fromkeys(wanted, 0)
+    for url, outcome, count in rows:
+        (passes if outcome == "pass" else failures)[url] += count
+    return {url: availability_from_audits(passes[url], failures[url]) for url in wanted}
+
+
+def retrieval_plan(engine: Engine, model_root: str, k: int, target: float) -> RetrievalPlan:
+    held = holdings(engine, model_root)
+    return plan_retrieval(held, relay_availability(engine, held), k, target)

@@ -172,6 +172,35 @@ def register(app: typer.Typer) -> None:
         )
         _finish(engine, task_id, wait, as_json)
 
+    @app.command("plan")
+    def plan(
+        model_root: str,
+        target: float = typer.Option(0.999, help="probability that k distinct shards arrive"),
+        as_json: bool = AS_JSON,
+    ) -> None:
+        """Which relays to contact for a model, and the probability that k distinct shards arrive."""
+        from agihub_services.db.schema import StoredPackage
+        from agihub_services.packages import holdings, relay_availability, retrieval_plan
+
+        _, engine = _context()
+        root = _root(model_root)
+        with session_scope(engine) as session:
+            package = session.get(StoredPackage, root)
+            if package is None:
+                raise ConfigError(f"model {root[:16]}… has no placements; publish it first (agihub publish)")
+            k, n = package.k, package.n
+        chosen = retrieval_plan(engine, root, k, target)
+        held = holdings(engine, root)
+        availability = relay_availability(engine, held)
+        if as_json:
+            typer.echo(json.dumps({**chosen.to_dict(), "n": n, "availability": availability}))
+            return
+        typer.echo(
+            f"contact m={chosen.m} of {len(held)} relays: P(k={k} of n={n} shards arrive) = {chosen.probability:.6f}"
+        )
+        for url in chosen.relays:
+            typer.echo(f"  {url}  shards {sorted(held[url])}  availability {availability[url]:.3f}")
+
     task_app = typer.Typer(help="Worker tasks: progress and outcome.", no_args_is_help=True)
 
     @task_app.command("status")
