@@ -36,6 +36,7 @@ def test_publish_fetch_audit_repair(start_worker: StartWorker, fleet: list[Runni
         record = wait_for_tasks(engine, [published])[published]
         assert record.state == "SUCCESS", record.error
         assert record.result["happiness"] == 6 and record.done == record.total > 0
+        assert record.result["decision"]["policy"] == "spread", "a public model spreads; the decision is recorded"
 
         dest = tmp_path / "fetched.safetensors"
         fetched = submit(engine, producer, "agihub.transfer.fetch", {"model_root": root, "dest": str(dest)})

@@ -50,7 +50,7 @@ def repair_model(
     rebuild_shards(signed, sources, missing, folder)
     (folder / MANIFEST_NAME).write_bytes(signed.to_bytes())
     key = SecretKey.from_hex(settings.nostr_key.get_secret_value())
-    targets = relays_from(relays, engine)
+    targets = relays_from(relays) or catalog.offered_relays(engine)
     pushed = push_package(
         folder,
         targets,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
@@ -34,6 +36,9 @@ class WorkerSettings(CommonSettings):
     #: Audit challenges precomputed per shard when it is placed, and bytes per challenge.
     audit_challenges: int = Field(16, ge=2, le=1024)
     audit_range_bytes: int = Field(4096, ge=64, le=1 << 20)
+    #: Where shards go: ``class`` (public models spread over every relay on offer, private ones only
+    #: on the relays their owner names), ``spread`` or ``owner`` for every model.
+    placement_policy: Literal["class", "spread", "owner"] = "class"
     #: Seconds a relay may take to answer one transfer or audit request.
     relay_timeout_s: float = Field(30.0, gt=0)
 

@@ -24,13 +24,17 @@ def ping(origin: str = "unknown") -> dict[str, Any]:
 
 @app.task(name="agihub.transfer.publish", bind=True)
 def publish_task(
-    self: Any, model_root: str, relays: list[dict[str, str]] | None = None, happiness: int | None = None
+    self: Any,
+    model_root: str,
+    relays: list[dict[str, str]] | None = None,
+    happiness: int | None = None,
+    policy: str | None = None,
 ) -> dict[str, Any]:
     """Place a registered package's shards on relays (distinct operators first)."""
     report = reporter(engine(), self.request.id)
     try:
         return publish.publish(
-            engine(), settings, model_root, relays=relays, happiness=happiness, report=report
+            engine(), settings, model_root, relays=relays, happiness=happiness, policy=policy, report=report
         )
     except RelayFailure as exc:
         raise TransientTaskError(str(exc)) from exc

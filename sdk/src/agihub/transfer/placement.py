@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
+from agihub.storage.manifest import SignedManifest
 from agihub.transfer.errors import PlacementError
 from agihub.transfer.relays import RelayTarget
 
@@ -69,3 +71,61 @@ def require_happiness(holders: Mapping[int, Sequence[RelayTarget]], required: in
 def default_happiness(n: int, operators: int) -> int:
     """What a publish requires unless told otherwise: every operator on offer, up to n."""
     return max(1, min(n, operators))
+
+
+#: Placement policies. ``class``: by the model's class (the default); ``spread``: every relay on
+#: offer; ``owner``: only the relays the owner names.
+POLICIES = ("class", "spread", "owner")
+
+
+@dataclass(frozen=True)
+class PlacementDecision:
+    """Which relays a package may go to and how many distinct operators it needs, and why."""
+
+    policy: str
+    relays: tuple[RelayTarget, ...]
+    happiness: int
+    reason: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "policy": self.policy,
+            "relays": [relay.url for relay in self.relays],
+            "happiness": self.happiness,
+            "reason": self.reason,
+        }
+
+
+def decide(
+    manifest: SignedManifest,
+    offered: Sequence[RelayTarget],
+    named: Sequence[RelayTarget],
+    *,
+    policy: str = "class",
+    happiness_required: int | None = None,
+) -> PlacementDecision:
+    """The placement policy of issue #10: a foundation (public) model spreads over as many distinct
+    relays as the network offers, up to n; a private domain model goes only to the relays its owner
+    names (their push relays), so its ciphertext sits where the owner chose."""
+    if policy not in POLICIES:
+        raise PlacementError(f"unknown placement policy {policy!r}; choose one of {', '.join(POLICIES)}")
+    body = manifest.manifest
+    private = body.encryption is not None
+    if policy == "owner" or (policy == "class" and private):
+        if not named:
+            raise PlacementError(
+                "a private model is placed only on relays its owner names; pass them (--relay URL=OPERATOR)"
+            )
+        relays, chosen, reason = tuple(named), "owner", "private model: the owner's push relays only"
+    else:
+        merged = {relay.url: relay for relay in [*named, *offered]}
+        relays, chosen, reason = (
+            tuple(merged.values()),
+            "spread",
+            "public model: every relay on offer, up to n",
+        )
+    if not relays:
+        raise PlacementError("no relays to place on: none named and none registered on chain")
+    operators = len({relay.operator for relay in relays})
+    required = happiness_required or default_happiness(body.erasure.n, operators)
+    return PlacementDecision(chosen, relays, required, reason)
