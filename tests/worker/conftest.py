@@ -67,7 +67,9 @@ def start_worker(database_url: str, broker_url: str, tmp_path: Path) -> Iterator
         argv = [sys.executable, "-m", "agihub.cli.main", "worker", "run", "--concurrency", str(concurrency)]
         argv += ["--hostname", f"{name}@%h"]
         with open(log, "wb") as out:
-            process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            process = subprocess.Popen(
+                argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
         settings = CommonSettings(
             AGIHUB_DATA_DIR=data_dir,
             AGIHUB_DATABASE_URL=database_url,  # type: ignore[call-arg]

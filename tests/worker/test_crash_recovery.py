@@ -60,14 +60,20 @@ def _wait_started(engine: Engine, task_id: str, timeout: float = 90) -> TaskReco
 def _assert_placed_once(engine: Engine, root: str, staller: str) -> None:
     with session_scope(engine) as session:
         rows = session.execute(
-            select(ShardPlacement.shard_index, ShardPlacement.relay_url).where(ShardPlacement.model_root == root)
+            select(ShardPlacement.shard_index, ShardPlacement.relay_url).where(
+                ShardPlacement.model_root == root
+            )
         ).all()
     assert sorted(i for i, _ in rows) == list(range(6)), "each shard placed exactly once"
     assert all(url != staller for _, url in rows)
 
 
 def test_sigkill_mid_transfer_every_task_completes_exactly_once(
-    start_worker: StartWorker, fleet: list[RunningRelay], staller: str, tmp_path: Path, request: pytest.FixtureRequest
+    start_worker: StartWorker,
+    fleet: list[RunningRelay],
+    staller: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> None:
     kills = 100 if request.config.getoption("--full") else 2
     spec = relay_spec([staller] + [r.http_url for r in fleet])
@@ -80,7 +86,9 @@ def test_sigkill_mid_transfer_every_task_completes_exactly_once(
             victim = victim if i == 0 else start_worker(f"victim-{i}", **FAST_RECOVERY)
             _, package, root = package_dir(tmp_path, seed=100 + i)
             catalog.register_package(engine, package)
-            task = submit(engine, producer, "agihub.transfer.publish", {"model_root": root, "relays": spec}, grace_s=3)
+            task = submit(
+                engine, producer, "agihub.transfer.publish", {"model_root": root, "relays": spec}, grace_s=3
+            )
             _wait_started(engine, task)
             victim.kill()
             tasks[task] = root
@@ -106,13 +114,25 @@ def test_graceful_shutdown_finishes_the_running_task_and_runs_nothing_twice(
         for i in range(3):
             _, package, root = package_dir(tmp_path, seed=200 + i)
             catalog.register_package(engine, package)
-            tasks[submit(engine, producer, "agihub.transfer.publish", {"model_root": root, "relays": spec}, grace_s=3)] = root
+            tasks[
+                submit(
+                    engine,
+                    producer,
+                    "agihub.transfer.publish",
+                    {"model_root": root, "relays": spec},
+                    grace_s=3,
+                )
+            ] = root
         running = next(iter(tasks))
         _wait_started(engine, running)
         victim.process.send_signal(signal.SIGTERM)
         assert victim.process.wait(timeout=90) == 0
         with session_scope(engine) as session:
-            states = dict(session.execute(select(TaskRecord.task_id, TaskRecord.state).where(TaskRecord.task_id.in_(tasks))).all())
+            states = dict(
+                session.execute(
+                    select(TaskRecord.task_id, TaskRecord.state).where(TaskRecord.task_id.in_(tasks))
+                ).all()
+            )
         assert states[running] == "SUCCESS", "warm shutdown lets the running task finish"
         start_worker("survivor", **FAST_RECOVERY)
         records = wait_for_tasks(engine, list(tasks), timeout=180)

@@ -31,8 +31,18 @@ class PrivateRedis:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        self.process = subprocess.Popen(argv + ["--dir", str(self.folder)], stdout=subprocess.DEVNULL)
+        argv = [
+            "redis-server",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]
+        self.process = subprocess.Popen([*argv, "--dir", str(self.folder)], stdout=subprocess.DEVNULL)
         client = redis.Redis(port=self.port)
         deadline = time.monotonic() + 20
         while True:
@@ -90,7 +100,15 @@ def test_redis_restart_under_load_loses_no_accepted_task(
         for i in range(8):
             _, package, root = package_dir(tmp_path, seed=300 + i)
             catalog.register_package(engine, package)
-            tasks.append(submit(engine, producer, "agihub.transfer.publish", {"model_root": root, "relays": spec}, grace_s=3))
+            tasks.append(
+                submit(
+                    engine,
+                    producer,
+                    "agihub.transfer.publish",
+                    {"model_root": root, "relays": spec},
+                    grace_s=3,
+                )
+            )
         private_redis.kill()  # every queued message is gone with it
         private_redis.start()
         records = wait_for_tasks(engine, tasks, timeout=240)

@@ -14,6 +14,8 @@ def test_registered_task_names_are_pinned() -> None:
         "agihub.health.ping",
         "agihub.maintenance.audit",
         "agihub.maintenance.repair",
+        "agihub.scoring.reveal",
+        "agihub.scoring.score",
         "agihub.transfer.fetch",
         "agihub.transfer.publish",
     ]

@@ -45,10 +45,14 @@ def agihub(worker: WorkerProcess, *args: str) -> subprocess.CompletedProcess[str
         PYTHONPATH=str(REPO),
     )
     argv = [sys.executable, "-m", "agihub.cli.main", *args]
-    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300, cwd=worker.settings.data_dir.parent)
+    return subprocess.run(
+        argv, env=env, capture_output=True, text=True, timeout=300, cwd=worker.settings.data_dir.parent
+    )
 
 
-def test_cli_publish_download_audit_and_status(start_worker: StartWorker, fleet: list[RunningRelay], tmp_path: Path) -> None:
+def test_cli_publish_download_audit_and_status(
+    start_worker: StartWorker, fleet: list[RunningRelay], tmp_path: Path
+) -> None:
     worker = start_worker("w1")
     model, package, root = package_dir(tmp_path, seed=21)
     relays = [f"--relay={r.http_url}=op-{i}" for i, r in enumerate(fleet)]
@@ -93,7 +97,9 @@ def test_cli_publish_download_audit_and_status(start_worker: StartWorker, fleet:
         assert client.get("/placements/XYZ").status_code == 422
 
 
-def test_cli_bad_input_is_one_clear_line_and_nothing_is_sent(start_worker: StartWorker, tmp_path: Path) -> None:
+def test_cli_bad_input_is_one_clear_line_and_nothing_is_sent(
+    start_worker: StartWorker, tmp_path: Path
+) -> None:
     worker = start_worker("w1")
     done = agihub(worker, "publish", str(tmp_path / "nowhere"))
     assert done.returncode == 1 and "has no manifest.json" in done.stderr

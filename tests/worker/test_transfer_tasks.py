@@ -25,7 +25,9 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[RunningRela
         yield relays
 
 
-def test_publish_fetch_audit_repair(start_worker: StartWorker, fleet: list[RunningRelay], tmp_path: Path) -> None:
+def test_publish_fetch_audit_repair(
+    start_worker: StartWorker, fleet: list[RunningRelay], tmp_path: Path
+) -> None:
     worker = start_worker("w1", relay_timeout_s="5")
     engine, producer = engine_for(worker), make_producer(worker.settings)
     model, package, root = package_dir(tmp_path, seed=11)
@@ -36,14 +38,18 @@ def test_publish_fetch_audit_repair(start_worker: StartWorker, fleet: list[Runni
         record = wait_for_tasks(engine, [published])[published]
         assert record.state == "SUCCESS", record.error
         assert record.result["happiness"] == 6 and record.done == record.total > 0
-        assert record.result["decision"]["policy"] == "spread", "a public model spreads; the decision is recorded"
+        assert record.result["decision"]["policy"] == "spread", (
+            "a public model spreads; the decision is recorded"
+        )
 
         dest = tmp_path / "fetched.safetensors"
         fetched = submit(engine, producer, "agihub.transfer.fetch", {"model_root": root, "dest": str(dest)})
         record = wait_for_tasks(engine, [fetched])[fetched]
         assert record.state == "SUCCESS", record.error
         assert dest.read_bytes() == model.read_bytes()
-        assert record.detail["shards_verified"] == 3 and record.done > 0, "progress is visible in task_records"
+        assert record.detail["shards_verified"] == 3 and record.done > 0, (
+            "progress is visible in task_records"
+        )
 
         # Two relays lose their copy (an operator wiped the disk).
         held = catalog.holders(engine, root)
@@ -58,14 +64,21 @@ def test_publish_fetch_audit_repair(start_worker: StartWorker, fleet: list[Runni
         assert record.result["outcomes"]["fail"] == 2 and record.result["outcomes"]["pass"] == 4
         assert sorted(item["shard"] for item in record.result["lost"]) == [0, 4]
 
-        repaired = submit(engine, producer, "agihub.maintenance.repair", {"model_root": root, "threshold": 6, "relays": spec})
+        repaired = submit(
+            engine,
+            producer,
+            "agihub.maintenance.repair",
+            {"model_root": root, "threshold": 6, "relays": spec},
+        )
         record = wait_for_tasks(engine, [repaired])[repaired]
         assert record.state == "SUCCESS", record.error
         assert record.result["repaired"] == [0, 4]
         after = catalog.holders(engine, root)
         assert sorted(after) == list(range(6))
         for index, url in victims.items():
-            assert all(r.url != url for r in after[index]), "a relay that lost a shard is not trusted with it again"
+            assert all(r.url != url for r in after[index]), (
+                "a relay that lost a shard is not trusted with it again"
+            )
             sha = catalog.package(engine, root)[0].manifest.shards[index].sha256
             assert BlobClient(after[index][0].url, WORKER_KEY).has(sha)
 
@@ -83,7 +96,9 @@ def test_unknown_model_fails_with_a_named_error(start_worker: StartWorker, tmp_p
     worker = start_worker("w1")
     engine, producer = engine_for(worker), make_producer(worker.settings)
     try:
-        task = submit(engine, producer, "agihub.transfer.fetch", {"model_root": "ab" * 32, "dest": str(tmp_path / "x")})
+        task = submit(
+            engine, producer, "agihub.transfer.fetch", {"model_root": "ab" * 32, "dest": str(tmp_path / "x")}
+        )
         record = wait_for_tasks(engine, [task])[task]
         assert record.state == "FAILURE"
         assert "UnknownPackageError" in record.error and "agihub publish" in record.error

@@ -96,11 +96,17 @@ DISPATCH_GRACE_S = 60.0
 
 
 def submit(
-    engine: Engine, producer: Celery, name: str, kwargs: dict[str, Any], *, grace_s: float = DISPATCH_GRACE_S
+    engine: Engine,
+    producer: Celery,
+    name: str,
+    kwargs: dict[str, Any],
+    *,
+    grace_s: float = DISPATCH_GRACE_S,
+    countdown: float = 0.0,
 ) -> str:
     """Record the task in ``task_records`` (the outbox), then send it; returns the task id.
 
-    If the message is lost before any worker claims it (a broker restarted without persistence), a
+    ``countdown`` delays the first run. If the message is lost before any worker claims it (a broker restarted without persistence), a
     worker re-sends it from this record once ``grace_s`` has passed, under the same id.
     """
     task_id = str(uuid4())
@@ -116,10 +122,10 @@ def submit(
                 attempts=0,
                 created_at=now,
                 payload={"args": [], "kwargs": kwargs},
-                lease_until=now + timedelta(seconds=grace_s),
+                lease_until=now + timedelta(seconds=countdown + grace_s),
             )
         )
-    producer.send_task(name, kwargs=kwargs, task_id=task_id)
+    producer.send_task(name, kwargs=kwargs, task_id=task_id, countdown=countdown or None)
     return task_id
 
 

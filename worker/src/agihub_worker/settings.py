@@ -39,6 +39,12 @@ class WorkerSettings(CommonSettings):
     #: Where shards go: ``class`` (public models spread over every relay on offer, private ones only
     #: on the relays their owner names), ``spread`` or ``owner`` for every model.
     placement_policy: Literal["class", "spread", "owner"] = "class"
+    #: The chain a validator scores on: EVM JSON-RPC endpoint and market address.
+    rpc_url: str = "http://127.0.0.1:8545"
+    market_address: str = Field("", validation_alias="AGIHUB_WORKER_MARKET")
+    #: Validation bytes scored per contribution, and seconds between commit and reveal.
+    score_val_bytes: int = Field(16_384, ge=64, le=1 << 24)
+    reveal_delay_s: float = Field(60.0, ge=0.0)
     #: Seconds a relay may take to answer one transfer or audit request.
     relay_timeout_s: float = Field(30.0, gt=0)
 

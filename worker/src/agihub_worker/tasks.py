@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from agihub.transfer import RelayFailure
-from agihub_worker import audit, download, health, publish, repair
+from agihub_worker import audit, download, health, publish, repair, scoring
 from agihub_worker.app import app, engine, settings
 from agihub_worker.progress import reporter
 from agihub_worker.reliability import TransientTaskError
@@ -62,3 +62,46 @@ def repair_task(
     return repair.repair_model(
         engine(), settings, model_root, threshold=threshold, relays=relays, report=report
     )
+
+
+def _chain() -> Any:
+    """The validator's chain handle (its account signs commit and reveal)."""
+    from eth_account import Account
+
+    from agihub.chain.evm import EvmChain, connect
+    from agihub.chain.evm_deploy import compile_market
+    from agihub.errors import ConfigError
+
+    if not settings.market_address:
+        raise ConfigError("AGIHUB_WORKER_MARKET is not set: the market contract's address")
+    account = Account.from_key(settings.chain_key.get_secret_value())
+    return EvmChain(connect(settings.rpc_url), settings.market_address, compile_market().abi, account)
+
+
+@app.task(name="agihub.scoring.score", bind=True)
+def score_task(self: Any, contribution_id: int) -> dict[str, Any]:
+    """Score a contribution (PoWoC), commit the score on chain, schedule its reveal."""
+    from agihub_services.queue import submit
+
+    chain = _chain()
+    try:
+        result = scoring.score_and_commit(
+            engine(), settings, chain, scoring.chain_key(chain), contribution_id
+        )
+    except scoring.NotIndexedYet as exc:
+        raise TransientTaskError(str(exc)) from exc
+    submit(
+        engine(),
+        app,
+        "agihub.scoring.reveal",
+        {"contribution_id": contribution_id},
+        countdown=settings.reveal_delay_s,
+    )
+    return result
+
+
+@app.task(name="agihub.scoring.reveal")
+def reveal_task(contribution_id: int) -> dict[str, Any]:
+    """Open this validator's commitment to its score of a contribution."""
+    chain = _chain()
+    return scoring.reveal(engine(), chain, scoring.chain_key(chain), contribution_id)

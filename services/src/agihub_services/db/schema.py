@@ -441,3 +441,21 @@ class AuditResult(Base):
     outcome: Mapped[str] = mapped_column(String(16))
     detail: Mapped[str] = mapped_column(Text, default="")
     checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ValidatorScore(Base):
+    """A validator's score of a contribution and the salt of its commitment, stored before the
+    commitment is sent so a crash never strands a commitment whose salt is lost."""
+
+    __tablename__ = "validator_scores"
+
+    chain: Mapped[str] = mapped_column(String(64), primary_key=True)
+    contribution_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    validator: Mapped[str] = mapped_column(String(66), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    score: Mapped[str] = mapped_column(String(78))
+    salt: Mapped[str] = mapped_column(String(64))
+    record: Mapped[str] = mapped_column(Text)
+    commit_tx: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    reveal_tx: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,4 +1,4 @@
-"""Shard placement, audits, and task leases (the worker's outbox and crash recovery).
+"""Shard placement, audits, validator scores, and task leases (the worker's outbox and crash recovery).
 
 Revision ID: 0007
 Revises: 0005
@@ -73,10 +73,24 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_audit_results"),
     )
     op.create_index("ix_audit_results_model_root", "audit_results", ["model_root"])
+    op.create_table(
+        "validator_scores",
+        sa.Column("chain", sa.String(64), nullable=False),
+        sa.Column("contribution_id", sa.BigInteger(), nullable=False),
+        sa.Column("validator", sa.String(66), nullable=False),
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("score", sa.String(78), nullable=False),
+        sa.Column("salt", sa.String(64), nullable=False),
+        sa.Column("record", sa.Text(), nullable=False),
+        sa.Column("commit_tx", sa.String(128), nullable=True),
+        sa.Column("reveal_tx", sa.String(128), nullable=True),
+        sa.Column("updated_at", UTC_TS, nullable=False),
+        sa.PrimaryKeyConstraint("chain", "contribution_id", "validator", name="pk_validator_scores"),
+    )
 
 
 def downgrade() -> None:
-    for table in ("audit_results", "audit_challenges", "shard_placements", "packages"):
+    for table in ("validator_scores", "audit_results", "audit_challenges", "shard_placements", "packages"):
         op.drop_table(table)
     with op.batch_alter_table("task_records") as batch:
         batch.drop_index("ix_task_records_lease_until")
