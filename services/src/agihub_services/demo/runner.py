@@ -60,7 +60,11 @@ def run(echo: Echo) -> None:
                 for name, port in zip(story.PLACEMENT, settings.relay_ports(), strict=True)
             }
             plot = story.Story(
-                facts={"market": supervisor.market, "database_url": settings.effective_database_url},
+                facts={
+                    "market": supervisor.market,
+                    "database_url": settings.effective_database_url,
+                    "stack": settings,
+                },
                 relay_urls=relay_urls,
                 relay_homes={
                     name: settings.data_dir / "relays" / f"relay-{i}"

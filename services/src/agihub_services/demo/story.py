@@ -98,10 +98,13 @@ def register_relays(story: Story) -> None:
 def publish(story: Story) -> None:
     """The contributor publishes the foundation model (public) and the domain model as an encrypted delta."""
     contributor = story.nostr.setdefault("contributor", SecretKey.generate())
-    foundation = models.foundation_tensors()
-    domain = models.domain_tensors(foundation)
-    story.facts["domain_tensors"] = domain
-    parent = models.write(story.workdir / "foundation.safetensors", foundation)
+    started = time.perf_counter()
+    parent, child = models.train(story.workdir)
+    story.facts["domain_sha256"] = models.sha256_of(child)
+    story.echo(
+        f"contributor trained a byte-level transformer on English prose (the foundation) and fine-tuned "
+        f"it on Python source (the domain model) in {time.perf_counter() - started:.0f} s"
+    )
     signed = pack_model(
         parent, story.workdir / "foundation-pkg", contributor, Card(name="demo-foundation"), options=OPTIONS
     )
@@ -112,7 +115,6 @@ def publish(story: Story) -> None:
     )
     _place(story, "foundation", signed)
 
-    child = models.write(story.workdir / "domain.safetensors", domain)
     report = encode_delta(parent, child, story.workdir / "domain.delta", mode="lossless")
     secret = new_secret()
     story.facts["owner_secret"] = secret
@@ -278,10 +280,13 @@ def rebuild(story: Story) -> None:
     )
     foundation = _fetch_foundation(story, inbox / "foundation")
     out = apply_delta(foundation, inbox / "domain.delta", inbox / "domain.safetensors")
-    ok = models.same_tensors(out, story.facts["domain_tensors"])
+    from safetensors.numpy import load_file
+
+    tensors = load_file(str(out))
+    ok = models.sha256_of(out) == story.facts["domain_sha256"]
     story.echo(
-        f"buyer applied the delta to the foundation model (sha256 checked); safetensors loads the "
-        f"domain model and all tensors match: {ok}"
+        f"buyer applied the delta to the foundation model; safetensors loads the domain model "
+        f"({len(tensors)} tensors) and it is byte-identical to the contributor's: {ok}"
     )
     if not ok:
         raise RuntimeError("the rebuilt model differs from the published one")
@@ -354,6 +359,99 @@ def indexed(story: Story) -> None:
     )
 
 
+def _wait_task(story: Story, name: str, timeout: float = 180) -> dict[str, Any]:
+    """The newest ``name`` task in the shared database, once it succeeded (its result)."""
+    from sqlalchemy import select
+
+    from agihub_services.db.schema import TaskRecord
+
+    engine = make_engine(story.facts["database_url"])
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                row = conn.execute(
+                    select(TaskRecord.state, TaskRecord.result, TaskRecord.error)
+                    .where(TaskRecord.name == name)
+                    .order_by(TaskRecord.created_at.desc())
+                ).first()
+            if row is not None and row.state == "SUCCESS":
+                return row.result or {}
+            if row is not None and row.state in ("FAILURE", "DEAD_LETTER"):
+                raise RuntimeError(f"{name} failed: {row.error}")
+            time.sleep(0.5)
+    finally:
+        engine.dispose()
+    raise RuntimeError(f"{name} did not finish in {timeout:.0f} s")
+
+
+def score(story: Story) -> None:
+    """The contributor submits its domain model for scoring; the validator's worker scores it with
+    Proof-of-Work-of-Compression and posts the score through commit-then-reveal."""
+    from agihub_services.packages import register_package
+    from agihub_services.queue import make_producer, submit
+
+    contributor, admin = story.chain("contributor"), story.chain("admin")
+    key = story.nostr["contributor"]
+    scored = pack_model(story.workdir / "domain.safetensors", story.workdir / "domain-scored-pkg", key,
+                        Card(name="demo-domain", base_model="demo-foundation"), options=OPTIONS)  # fmt: skip
+    settings = story.facts["stack"]
+    engine = make_engine(settings.effective_database_url)
+    try:
+        register_package(engine, story.workdir / "foundation-pkg")
+        register_package(engine, story.workdir / "domain-scored-pkg")
+        parent = story.facts["foundation"].model_root
+        cid = contributor.register_contribution(scored.model_root, parent).result
+        assert cid is not None
+        story.facts["contribution_id"] = cid
+        admin.add_validator(story.chain("validator").address)
+        story.echo(
+            f"contributor {contributor.address} registered contribution #{cid} (its public domain model "
+            f"{scored.model_root.hex()[:16]}... over the foundation); the admin enrolled validator "
+            f"{story.chain('validator').address}"
+        )
+        producer = make_producer(settings)
+        try:
+            submit(engine, producer, "agihub.scoring.score", {"contribution_id": cid})
+        finally:
+            producer.close()
+    finally:
+        engine.dispose()
+    result = _wait_task(story, "agihub.scoring.score")
+    record = result["record"]
+    story.echo(
+        f"validator's worker scored it on {record['validation']['scored_bytes']:,} seeded validation bytes: "
+        f"{record['parent_bits_per_byte']:.3f} -> {record['child_bits_per_byte']:.3f} bits/byte, delta "
+        f"{record['delta']['bytes']:,} bytes ({record['delta']['mode']}); score {int(record['score_bits']):,} bits, "
+        "committed on chain"
+    )
+    _wait_task(story, "agihub.scoring.reveal")
+    c = admin.contribution(cid)
+    story.echo(f"the validator revealed its score; contribution #{cid} is final with score {c.score:,}")
+
+
+def reward(story: Story) -> None:
+    """The epoch ends; the fee-funded reward pool is shared by final scores; the contributor claims."""
+    admin, contributor = story.chain("admin"), story.chain("contributor")
+    cid = story.facts["contribution_id"]
+    w3 = admin.contract.w3
+    w3.provider.make_request("evm_increaseTime", [3601])  # the local chain's clock: an epoch is an hour
+    w3.provider.make_request("evm_mine", [])
+    epoch = contributor.contribution(cid).epoch
+    admin.close_epoch()
+    result = admin.epoch_result(epoch)
+    story.echo(
+        f"an hour later anyone closes epoch {epoch}: its pool is {result.pool / ETH:.6f} ETH (the 2.5% "
+        f"fees), shared over a total final score of {result.total_score:,}"
+    )
+    before = admin.balance(contributor.address)
+    contributor.claim_reward(cid)
+    contributor.withdraw()
+    gained = admin.balance(contributor.address) - before
+    story.echo(f"contributor claimed its share and withdrew it (net of gas: {gained / ETH:+.6f} ETH)")
+    story.balances("contributor")
+
+
 STEPS: list[tuple[str, Callable[[Story], None]]] = [
     ("the escrow contract is compiled and deployed on the local chain", deploy),
     ("two relay nodes register on chain with their Nostr keys", register_relays),
@@ -367,4 +465,6 @@ STEPS: list[tuple[str, Callable[[Story], None]]] = [
     ("relay-a's agent reveals the key and is paid", reveal_and_get_paid),
     ("the buyer decrypts, rebuilds the delta, applies it to the foundation model and loads it", rebuild),
     ("the indexer recorded every step of the order in the shared database", indexed),
+    ("a validator's worker scores the contribution (PoWoC) and posts it by commit-then-reveal", score),
+    ("the epoch closes and the contributor claims its reward", reward),
 ]

@@ -189,3 +189,15 @@ def probe_api(url: str, timeout: float = 3.0) -> dict[str, Any]:
             return json.load(resp)
     except urllib.error.HTTPError as exc:
         raise OSError(f"/health answered {exc.code}: {exc.read()[:200]!r}") from None
+
+
+def validator_env(settings: DevSettings, market: str) -> dict[str, str]:
+    """Workers of the dev stack score contributions as the dev "validator" account."""
+    from agihub_services.dev.accounts import DEV_KEYS
+
+    return {
+        "AGIHUB_WORKER_MARKET": market,
+        "AGIHUB_WORKER_RPC_URL": f"http://{settings.host}:{settings.chain_port}",
+        "AGIHUB_WORKER_CHAIN_KEY": DEV_KEYS["validator"],
+        "AGIHUB_WORKER_REVEAL_DELAY_S": "1",
+    }

@@ -87,6 +87,10 @@ class Supervisor:
                 component = replace(
                     component, env={**component.env, "AGIHUB_INDEXER_MARKET_ADDRESS": self.market}
                 )
+            if component.name.startswith("worker-"):
+                component = replace(
+                    component, env={**component.env, **comp.validator_env(self.settings, self.market)}
+                )
             self._spawn(component)
             self._wait_healthy(component)
             if component.name == "chain":
