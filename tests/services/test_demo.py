@@ -28,7 +28,9 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
     assert "demo finished" in out
-    assert "all tensors match: True" in out
+    assert "byte-identical to the contributor's: True" in out
+    assert "contribution #1 is final with score" in out and "committed on chain" in out
+    assert "contributor claimed its share" in out
     assert "lossless delta against the foundation" in out
     assert "from relay-b's shards [2, 3] alone" in out
     assert "order #1 is COMPLETED in the shared database" in out
