@@ -18,6 +18,8 @@ from tests.sdk.transfer.transfer_kit import RunningRelay, relay_fleet
 from .conftest import StartWorker, engine_for, wait_for_tasks
 from .transfer_fixtures import WORKER_KEY, package_dir, relay_spec
 
+DEAD = "http://127.0.0.1:"  # + a port in 0..5 below 9: nothing listens there on loopback
+
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[RunningRelay]]:
@@ -50,6 +52,24 @@ def test_publish_fetch_audit_repair(
         assert record.detail["shards_verified"] == 3 and record.done > 0, (
             "progress is visible in task_records"
         )
+
+        # Relays down (their URL answers nothing): up to n-k down still fetches, n-k+1 fails clearly.
+        urls = sorted({r.url for v in catalog.holders(engine, root).values() for r in v})
+        for down in range(5):
+            dark = {u: f"{DEAD}{i}" for i, u in enumerate(urls[:down])}
+            _route(engine, root, dark)
+            target = tmp_path / f"down-{down}.safetensors"
+            task = submit(
+                engine, producer, "agihub.transfer.fetch", {"model_root": root, "dest": str(target)}
+            )
+            record = wait_for_tasks(engine, [task])[task]
+            _route(engine, root, {v: k for k, v in dark.items()})
+            if down <= 3:
+                assert record.state == "SUCCESS", (down, record.error)
+                assert target.read_bytes() == model.read_bytes()
+            else:
+                assert record.state == "FAILURE" and "NotEnoughShardsError" in record.error
+                assert "only 2 of the 3 shards" in record.error and not target.exists()
 
         # Two relays lose their copy (an operator wiped the disk).
         held = catalog.holders(engine, root)
@@ -90,6 +110,19 @@ def test_publish_fetch_audit_repair(
     finally:
         producer.close()
         engine.dispose()
+
+
+def _route(engine, root: str, moves: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    """Point placements at other URLs (a relay's address going dark, and back)."""
+    from sqlalchemy import update
+
+    with session_scope(engine) as session:
+        for old, new in moves.items():
+            session.execute(
+                update(ShardPlacement)
+                .where(ShardPlacement.model_root == root, ShardPlacement.relay_url == old)
+                .values(relay_url=new)
+            )
 
 
 def test_unknown_model_fails_with_a_named_error(start_worker: StartWorker, tmp_path: Path) -> None:
