@@ -63,6 +63,9 @@ def test_production_starts_when_every_default_is_replaced(
     monkeypatch.setenv("AGIHUB_API_CORS_ORIGINS", '["https://app.example"]')
     monkeypatch.setenv("AGIHUB_WORKER_CHAIN_KEY", "0x" + "11" * 32)
     assert load_settings(ApiSettings).cors_origins == ["https://app.example"]
+    with pytest.raises(ConfigError, match="AGIHUB_WORKER_NOSTR_KEY: a public development key"):
+        load_settings(WorkerSettings)
+    monkeypatch.setenv("AGIHUB_WORKER_NOSTR_KEY", "22" * 32)
     assert load_settings(WorkerSettings).production
 
 
