@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import sysconfig
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -54,14 +55,49 @@ def _pydoc_text() -> bytes:
 
 CORPORA = {"python-stdlib": _stdlib_text, "pydoc-topics": _pydoc_text}
 
+#: Content-addressed corpora: ``sha256:<hex>`` names the bytes themselves, e.g. a repository's
+#: committed ``val-data`` part (issue #10), so anyone recomputing a score needs exactly those bytes.
+CONTENT_PREFIX = "sha256:"
+_loaded: dict[str, bytes] = {}
 
-@cache
+
+def register_corpus(data: bytes) -> str:
+    """Make ``data`` available as a corpus; returns its name ``sha256:<hex>``."""
+    if not data:
+        raise ScoreParameterError("a validation corpus must not be empty")
+    name = CONTENT_PREFIX + hashlib.sha256(data).hexdigest()
+    _loaded[name] = bytes(data)
+    return name
+
+
+def _is_content_name(corpus: str) -> bool:
+    digest = corpus.removeprefix(CONTENT_PREFIX)
+    return (
+        corpus.startswith(CONTENT_PREFIX)
+        and len(digest) == 64
+        and all(c in "0123456789abcdef" for c in digest)
+    )
+
+
 def corpus_bytes(corpus: str) -> bytes:
-    """The full text of a named corpus."""
+    """The full text of a named or content-addressed corpus."""
+    if _is_content_name(corpus):
+        try:
+            return _loaded[corpus]
+        except KeyError:
+            raise ScoreParameterError(
+                f"corpus {corpus[:23]}… is not loaded: fetch the validation data with that sha256 and "
+                "register it (agihub.powoc.corpus.register_corpus)"
+            ) from None
     try:
         loader = CORPORA[corpus]
     except KeyError:
         raise ScoreParameterError(f"unknown corpus {corpus!r}; known: {sorted(CORPORA)}") from None
+    return _named(loader)
+
+
+@cache
+def _named(loader: Callable[[], bytes]) -> bytes:
     return loader()
 
 
@@ -91,8 +127,10 @@ class ValidationSpec:
     commitment: str | None = None
 
     def __post_init__(self) -> None:
-        if self.corpus not in CORPORA:
-            raise ScoreParameterError(f"unknown corpus {self.corpus!r}; known: {sorted(CORPORA)}")
+        if self.corpus not in CORPORA and not _is_content_name(self.corpus):
+            raise ScoreParameterError(
+                f"unknown corpus {self.corpus!r}; known: {sorted(CORPORA)} or sha256:<64 hex> of loaded data"
+            )
         if not isinstance(self.seed, bytes) or len(self.seed) != 32:
             raise ScoreParameterError("seed must be exactly 32 bytes (e.g. a block hash)")
         for name in ("n_bytes", "window"):
