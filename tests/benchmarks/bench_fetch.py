@@ -94,6 +94,17 @@ def start_relays(base: Path, size_mib: int) -> list[tuple[subprocess.Popen, int]
     return relays
 
 
+def start_worker(env: dict[str, str]) -> subprocess.Popen:
+    """One Celery worker with two processes on the bench's stack."""
+    return subprocess.Popen(
+        [str(BIN), "worker", "run", "--concurrency", "2", "--loglevel", "WARNING"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
 def env_for(base: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AGIHUB_")}
     env.update(
@@ -148,13 +159,7 @@ def fetch_rate(base: Path, roots: list[str], size: int) -> float:
         AGIHUB_BROKER_URL=env["AGIHUB_BROKER_URL"],
     )
     engine, producer = make_engine(settings.effective_database_url), make_producer(settings)
-    worker = subprocess.Popen(
-        [str(BIN), "worker", "run", "--concurrency", "2", "--loglevel", "WARNING"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    worker = start_worker(env)
     try:
         best = 0.0
         for attempt in range(3):
@@ -239,13 +244,7 @@ def run(base: Path, relays: list[tuple[subprocess.Popen, int]], size_mib: int) -
 def worker_placements(base: Path, roots: list[str]) -> None:
     """Run the queued publish tasks once (a short-lived worker) so placements are recorded."""
     env = env_for(base)
-    worker = subprocess.Popen(
-        [str(BIN), "worker", "run", "--concurrency", "2", "--loglevel", "WARNING"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    worker = start_worker(env)
     try:
         from sqlalchemy import create_engine, text
 
