@@ -75,7 +75,7 @@ def test_greedy_plan_for_many_relays_reaches_the_target_and_matches_simulation()
 def test_unreachable_target_and_bad_input_are_named() -> None:
     holdings = {f"r{i}": {i} for i in range(6)}
     availability = dict.fromkeys(holdings, 0.9)
-    with pytest.raises(PlanningError, match="even all 6 holders reach only P=0.98"):
+    with pytest.raises(PlanningError, match=r"even all 6 holders reach only P=0\.98"):
         plan_retrieval(holdings, availability, k=4, target=0.999)
     with pytest.raises(PlanningError, match="strictly between 0 and 1"):
         plan_retrieval(holdings, availability, k=4, target=1.0)
