@@ -23,7 +23,9 @@ def manifests(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unty
     model = write_model(base / "m.safetensors")
     key, options = SecretKey.generate(), PackOptions(k=3, n=6, chunk_size=16 << 10, block_size=4 << 10)
     public = pack_model(model, base / "public", key, Card(name="f"), options=options)
-    private = pack_model(model, base / "private", key, Card(name="d"), options=options, owner_secret=b"s" * 32)
+    private = pack_model(
+        model, base / "private", key, Card(name="d"), options=options, owner_secret=b"s" * 32
+    )
     return public, private
 
 
