@@ -22,7 +22,7 @@ $(STAMP): constraints.txt requirements-dev.txt sdk/pyproject.toml services/pypro
 	@test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
 	$(PIP) install --quiet --disable-pip-version-check -c constraints.txt pip setuptools wheel
 	$(PIP) install --quiet --disable-pip-version-check -c constraints.txt \
-	  -e 'sdk[evm,aptos,powoc]' -e services -e worker -e indexer -r requirements-dev.txt
+	  -e 'sdk[evm,aptos,powoc,fast]' -e services -e worker -e indexer -r requirements-dev.txt
 	bash contracts/move/tools/install-tree-sitter-move.sh
 	@touch $@
 

@@ -82,7 +82,8 @@ def test_history_checkout_master_and_detached_commits(cli: Cli, tmp_path: Path) 
     cli.ok(work, "checkout", "master")
     assert (work / MODEL).read_bytes() == d1_bytes
     assert json.loads(cli.ok(work, "status", "--json")) | {"head": None} == {
-        "branch": "master", "head": None, "model": MODEL, "state": "clean", "upstream": None}  # fmt: skip
+        "branch": "master", "head": None, "model": MODEL, "state": "clean", "upstream": None,
+        "parts": {"params": {"path": MODEL, "state": "clean"}}}  # fmt: skip
 
 
 def test_delta_only_when_it_pays(cli: Cli, tmp_path: Path) -> None:

@@ -14,8 +14,9 @@ from tests.sdk.agigit.tinymodel import make_model
 EXPECTED = {
     "AgigitError", "Commit", "CommitBody", "Config", "CorruptObjectError", "DirtyTreeError", "DivergedError",
     "GroupDiff", "IncompatibleLayoutError", "MergeReport", "MissingModelError", "NoCommonAncestorError",
-    "NoRelaysError", "NotARepositoryError", "NothingToCommitError", "PartVersion", "Relay", "RemoteError",
-    "Repository", "RepositoryExistsError", "RepositoryLockedError", "UnknownCommitError", "UnknownGroupError",
+    "NoRelaysError", "NotARepositoryError", "NothingToCommitError", "PartConflictError", "PartDiff",
+    "PartTooLargeError", "PartVersion", "Relay", "RemoteError", "Repository", "RepositoryExistsError",
+    "RepositoryLockedError", "UnknownCommitError", "UnknownGroupError", "UnknownPartError", "UnknownPartVersionError",
     "group_of", "history", "parse_commit", "remote", "sign_commit", "worktree",
 }  # fmt: skip
 
@@ -27,7 +28,7 @@ def test_public_surface() -> None:
 
 def test_every_error_is_an_agigit_error() -> None:
     errors = [obj for name, obj in vars(agigit).items() if name.endswith("Error") and inspect.isclass(obj)]
-    assert len(errors) == 15
+    assert len(errors) == 19
     assert all(issubclass(cls, agigit.AgigitError) and issubclass(cls, AgihubError) for cls in errors)
 
 

@@ -1,8 +1,9 @@
 """agigit: a git-like repository of model versions whose remotes are relays.
 
-A repository tracks one safetensors model in its work tree. A commit is a signed object naming
-the storage package (agihub.storage) of each part — ``params`` today, ``code``, ``train-data`` and
-``val-data`` later (issue #10) — its parents, message, author and time. A version built on a
+A repository versions four parts separately (issue #10): ``params`` (a safetensors model),
+``code`` (one small signed blob), ``train-data`` and ``val-data`` (content-defined chunks, thin
+packages that store only new chunks). A commit is a signed object naming the storage package
+(agihub.storage) of each part present, its parents, message, author and time. A version built on a
 foundation is stored as a lossless agihub.delta against it when that is smaller. Tensors are
 grouped into parameter groups (name prefix up to the layer index) for ``diff`` and ``merge``.
 ``push`` fans shards out to the push relays (agihub.transfer); ``fetch`` needs any k of them.
@@ -10,9 +11,11 @@ grouped into parameter groups (name prefix up to the layer index) for ``diff`` a
 Public API (the ``agigit`` command is a thin adapter over it)::
 
     repo = Repository.init(path, name=..., private=..., k=4, n=6)   # or Repository.find(".")
-    worktree.commit(repo, "message") / worktree.status(repo) / worktree.checkout(repo, rev)
-    worktree.diff(repo, a, b) -> [GroupDiff] / worktree.merge(repo, a, b, strategy=, groups=)
-    worktree.rebase(repo, onto) / history.log(repo, rev)
+    worktree.add(repo, "train-data", "train.jsonl")            # track a file per part
+    worktree.commit(repo, "message", parts=, use=) / worktree.status(repo)
+    worktree.checkout(repo, rev, part=None) / worktree.diff_part(repo, part, a, b) -> PartDiff
+    worktree.diff(repo, a, b) -> [GroupDiff] / worktree.merge(repo, a, b, strategy=, groups=, take=)
+    worktree.rebase(repo, onto) / history.log(repo, rev, part=None)
     remote.relay_add(repo, url_or_pk, fetch=, push=) / remote.push(repo) / remote.fetch(repo)
     remote.pull(repo, rev)
 
@@ -32,14 +35,19 @@ from agihub.agigit.errors import (
     NoRelaysError,
     NotARepositoryError,
     NothingToCommitError,
+    PartConflictError,
+    PartTooLargeError,
     RemoteError,
     RepositoryExistsError,
     RepositoryLockedError,
     UnknownCommitError,
     UnknownGroupError,
+    UnknownPartError,
+    UnknownPartVersionError,
 )
 from agihub.agigit.groups import GroupDiff, group_of
 from agihub.agigit.merge import MergeReport
+from agihub.agigit.parts import PartDiff
 from agihub.agigit.repository import Config, Relay, Repository
 
 __all__ = [
@@ -58,6 +66,9 @@ __all__ = [
     "NoRelaysError",
     "NotARepositoryError",
     "NothingToCommitError",
+    "PartConflictError",
+    "PartDiff",
+    "PartTooLargeError",
     "PartVersion",
     "Relay",
     "RemoteError",
@@ -66,6 +77,8 @@ __all__ = [
     "RepositoryLockedError",
     "UnknownCommitError",
     "UnknownGroupError",
+    "UnknownPartError",
+    "UnknownPartVersionError",
     "group_of",
     "history",
     "parse_commit",

@@ -5,9 +5,10 @@ no whitespace, integers only); the file is ``{"commit": body, "signature": hex}`
 a reader refuses any file that is not byte-for-byte canonical. The signature is BIP-340 by
 ``author`` over the commit id (agihub.identity).
 
-``parts`` maps a part name to the version of that part. Only ``params`` (the safetensors model) is
-written today; ``code``, ``train-data`` and ``val-data`` are reserved for issue #10 (four
-independently versioned parts), so a commit format that adds them keeps this shape.
+``parts`` maps a part name to the version of that part (issue #10: four independently versioned
+parts). ``params`` (the safetensors model) is required; ``code``, ``train-data`` and ``val-data``
+are present once tracked (see :mod:`agihub.agigit.parts`). A part that did not change names the
+same package as the parent commit.
 """
 
 from __future__ import annotations

@@ -19,7 +19,11 @@ are written to temp files and renamed, refs are updated last)::
         ├── NoCommonAncestorError     rebase/merge base needed but the histories never met
         ├── DivergedError             pull cannot fast-forward: local and remote heads diverged
         ├── NoRelaysError             push/fetch with no relay of that direction configured
-        └── RemoteError               relays unreachable, or no head / object found on them
+        ├── RemoteError               relays unreachable, or no head / object found on them
+        ├── UnknownPartError          a part name other than code, params, train-data, val-data
+        ├── UnknownPartVersionError   a commit would name a part version (package) that does not exist
+        ├── PartTooLargeError         a part's file exceeds the configured limit (code: 16 MiB)
+        └── PartConflictError         merge: a part other than params changed on both sides
 """
 
 from __future__ import annotations
@@ -85,3 +89,19 @@ class NoRelaysError(AgigitError):
 
 class RemoteError(AgigitError):
     """Relays could not be reached, or hold no head or object for this repository."""
+
+
+class UnknownPartError(AgigitError):
+    """A part name is not one of ``code``, ``params``, ``train-data``, ``val-data``."""
+
+
+class UnknownPartVersionError(AgigitError):
+    """A commit would name a part version (storage package) this repository does not hold."""
+
+
+class PartTooLargeError(AgigitError):
+    """A part's file is larger than the repository's configured limit for that part."""
+
+
+class PartConflictError(AgigitError):
+    """A merge found a part (other than params) changed on both sides; pick one with ``--take``."""

@@ -53,8 +53,20 @@ def foundation(repo: Repository, commit_id: str) -> str:
     return commit.params.base or commit_id
 
 
-def log(repo: Repository, start: str) -> list[tuple[str, Commit]]:
-    """Commits reachable from ``start``, newest first (by time, then id)."""
+def log(repo: Repository, start: str, part: str | None = None) -> list[tuple[str, Commit]]:
+    """Commits reachable from ``start``, newest first (by time, then id); with ``part``, only the
+    commits that changed it (its version differs from the first parent's, or it first appears)."""
     reach = ancestors(repo, start)
     commits = [(cid, repo.read_commit(cid)) for cid in reach]
+    if part is not None:
+        commits = [(cid, c) for cid, c in commits if changed_part(repo, c, part)]
     return sorted(commits, key=lambda item: (-item[1].commit.time, reach[item[0]], item[0]))
+
+
+def changed_part(repo: Repository, commit: Commit, part: str) -> bool:
+    """True when ``commit`` names another version of ``part`` than its first parent (by content)."""
+    mine = commit.commit.parts.get(part)  # type: ignore[call-overload]
+    if not commit.commit.parents:
+        return mine is not None
+    theirs = repo.read_commit(commit.commit.parents[0]).commit.parts.get(part)  # type: ignore[call-overload]
+    return (mine.sha256 if mine else None) != (theirs.sha256 if theirs else None)

@@ -35,9 +35,10 @@ class MergeReport:
     taken: dict[str, str] = field(default_factory=dict)  # group -> same|ours|theirs (one side changed)
     conflicts: dict[str, str] = field(default_factory=dict)  # group -> strategy that resolved it
     notes: list[str] = field(default_factory=list)
+    parts: dict[str, str] = field(default_factory=dict)  # code/data part -> same|ours|theirs[ (conflict)]
 
     def to_dict(self) -> dict[str, object]:
-        return {"taken": self.taken, "conflicts": self.conflicts, "notes": self.notes}
+        return {"taken": self.taken, "conflicts": self.conflicts, "notes": self.notes, "parts": self.parts}
 
 
 def check_group_strategies(groups: Mapping[str, str], known: set[str]) -> None:

@@ -26,13 +26,14 @@ from typing import Any
 import httpx
 
 from agihub.agigit import heads, history
-from agihub.agigit.commit import Commit, parse_commit
+from agihub.agigit.commit import PARTS, Commit, parse_commit
 from agihub.agigit.errors import (
     CorruptObjectError,
     DivergedError,
     NoRelaysError,
     NothingToCommitError,
     RemoteError,
+    UnknownPartVersionError,
 )
 from agihub.agigit.repository import (
     DEFAULT_BRANCH,
@@ -49,13 +50,20 @@ from agihub.identity import IdentityError, PublicKey
 from agihub.nostr import kinds
 from agihub.nostr.event import is_hex64
 from agihub.storage.errors import DecryptionError
-from agihub.storage.manifest import SignedManifest, canonical_json, parse_manifest
+from agihub.storage.manifest import SignedManifest, canonical_json, load_manifest, parse_manifest
 from agihub.storage.package import MANIFEST_NAME, shard_name
 from agihub.storage.unpack import private_version_key
 from agihub.transfer import RelayFailure, RelayTarget, fetch_package, http_base, push_package
 from agihub.transfer.relays import DEFAULT_TIMEOUT_S, download, upload
 
 PROBE_TIMEOUT_S = 5.0
+#: The payload kinds a fetched package of each part may hold.
+PART_KINDS = {
+    "params": ("safetensors", "delta"),
+    "code": ("file",),
+    "train-data": ("data",),
+    "val-data": ("data",),
+}
 
 #: Called as shard bytes move: (commit id, bytes so far, bytes expected for that commit).
 Progress = Callable[[str, int, int], None]
@@ -161,6 +169,7 @@ class PushSummary:
     pushed: list[str] = field(default_factory=list)
     announced: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    uploaded: dict[str, int] = field(default_factory=dict)  # commit → shard bytes placed on relays
 
     def to_dict(self) -> dict[str, object]:
         return dict(self.__dict__)
@@ -201,11 +210,13 @@ def _reachable(relays: list[Relay], failed: dict[str, str]) -> list[Relay]:
     return alive
 
 
-def _push_commit(
-    repo: Repository, commit: Commit, relays: list[Relay], failed: dict[str, str], progress: Progress | None
-) -> dict[str, Any]:
-    pkg = repo.package_dir(commit.params.manifest)
-    signed = repo.manifest(commit.params.manifest)
+def _push_package(
+    repo: Repository, commit: Commit, manifest_id: str, relays: list[Relay], failed: dict[str, str],
+    progress: Progress | None, uploaded: dict[str, int],
+) -> dict[str, Any]:  # fmt: skip
+    """Place one package's shards (a thin data package: only its new chunks) on the push relays."""
+    pkg = repo.package_dir(manifest_id)
+    signed = repo.manifest(manifest_id)
     if not all((pkg / shard_name(s.index)).is_file() for s in signed.manifest.shards):
         raise RemoteError(
             f"commit {commit.id[:12]} has no local shards and no known place on relays; fetch it again"
@@ -213,11 +224,35 @@ def _push_commit(
     targets = [RelayTarget(url=r.url, operator=r.operator or r.url) for r in relays]
     report = push_package(pkg, targets, repo.config.key, progress=_per_commit(progress, commit.id))
     failed.update(report.failed)
+    sizes = {s.index: s.size for s in signed.manifest.shards}
+    uploaded[commit.id] = uploaded.get(commit.id, 0) + sum(
+        sizes[i] * len(urls) for i, urls in report.placements.items()
+    )
     return {
-        "commit": _upload_everywhere(relays, repo, repo.commit_path(commit.id), failed),
         "manifest": report.manifest_sha256,
         "placements": {str(i): urls for i, urls in sorted(report.placements.items())},
     }
+
+
+def _push_commit(
+    repo: Repository, commit: Commit, relays: list[Relay], packages: dict[str, Any], summary: PushSummary,
+    progress: Progress | None,
+) -> dict[str, Any]:  # fmt: skip
+    """Push the packages of every part this commit names that are not on relays yet (a part that
+    did not change names the package an earlier commit pushed), then the commit file."""
+    for version in commit.commit.parts.values():
+        if version.manifest not in packages:
+            packages[version.manifest] = _push_package(
+                repo, commit, version.manifest, relays, summary.failed, progress, summary.uploaded
+            )
+    entry: dict[str, Any] = {
+        "commit": _upload_everywhere(relays, repo, repo.commit_path(commit.id), summary.failed),
+        **packages[commit.params.manifest],
+    }
+    others = {p: packages[v.manifest] for p, v in commit.commit.parts.items() if p != "params"}
+    if others:
+        entry["parts"] = others
+    return entry
 
 
 def _per_commit(progress: Progress | None, commit_id: str) -> Callable[[int, int, int], None] | None:
@@ -243,16 +278,35 @@ def push(repo: Repository, *, force: bool = False, progress: Progress | None = N
         published = _published_head(repo, relays, head, force)
         state = repo.remote_state()
         objects: dict[str, Any] = dict(state.get("objects", {}))
+        packages = _known_packages(repo, state)
         for cid, _ in reversed(history.log(repo, head)):
             if cid not in objects:
-                objects[cid] = _push_commit(repo, repo.read_commit(cid), relays, summary.failed, progress)
+                commit = repo.read_commit(cid)
+                objects[cid] = _push_commit(repo, commit, relays, packages, summary, progress)
                 summary.pushed.append(cid)
         blob = _upload_head_blob(repo, head, objects, relays, summary.failed)
         created_at = max(int(time.time()), int(state.get("created_at", 0)) + 1, published + 1)
         _announce(repo, relays, heads.head_event(repo.config.key, repo.config.name, _branch(repo), head, blob,
                                                  created_at), summary)  # fmt: skip
-        repo.save_remote_state({"objects": objects, "created_at": created_at, "pushed_head": head})
+        repo.save_remote_state(
+            {"objects": objects, "packages": packages, "created_at": created_at, "pushed_head": head}
+        )
         return summary
+
+
+def _known_packages(repo: Repository, state: dict[str, Any]) -> dict[str, Any]:
+    """manifest_id → {manifest blob, placements} of every package already on relays."""
+    packages: dict[str, Any] = dict(state.get("packages", {}))
+    for cid, entry in state.get("objects", {}).items():
+        if not repo.has_commit(cid):
+            continue
+        commit = repo.read_commit(cid)
+        packages.setdefault(commit.params.manifest, {k: entry[k] for k in ("manifest", "placements")})
+        for part, held in entry.get("parts", {}).items():
+            version = commit.commit.parts.get(part)
+            if version is not None:
+                packages.setdefault(version.manifest, held)
+    return packages
 
 
 def _published_head(repo: Repository, relays: list[Relay], head: str, force: bool) -> int:
@@ -363,10 +417,23 @@ def _read_head_doc(path: Path, event_head: str, name: str) -> dict[str, Any]:
 
 
 def _valid_entry(entry: object) -> bool:
-    """``{"commit": sha256, "manifest": sha256, "placements": {"<index>": [url, ...]}}``."""
-    if not isinstance(entry, dict) or set(entry) != {"commit", "manifest", "placements"}:
+    """``{"commit": sha256, "manifest": sha256, "placements": {"<index>": [url, ...]}}`` (params),
+    plus ``"parts": {part: {"manifest": sha256, "placements": ...}}`` when the commit names code
+    or data parts."""
+    if not isinstance(entry, dict) or set(entry) - {"parts"} != {"commit", "manifest", "placements"}:
         return False
-    hashes_ok = all(is_hex64(entry[k]) for k in ("commit", "manifest"))
+    if not is_hex64(entry["commit"]) or not _valid_package_entry(entry):
+        return False
+    parts = entry.get("parts", {})
+    return isinstance(parts, dict) and all(
+        part in PARTS[1:] and isinstance(held, dict) and set(held) == {"manifest", "placements"}
+        and _valid_package_entry(held)
+        for part, held in parts.items()
+    )  # fmt: skip
+
+
+def _valid_package_entry(entry: dict[str, Any]) -> bool:
+    hashes_ok = is_hex64(entry["manifest"])
     placements = entry["placements"]
     return (
         hashes_ok
@@ -397,35 +464,84 @@ def _missing_commits(repo: Repository, doc: dict[str, Any], urls: list[str], sta
         commit = parse_commit(path.read_bytes(), expected_id=cid)
         order.append(commit)
         todo.extend(commit.commit.parents)
-    return sorted(order, key=lambda c: (c.commit.time, c.id))  # oldest first, for reports
+    return _parents_first(order)
 
 
-def _stage_package(repo: Repository, commit: Commit, entry: dict[str, Any], urls: list[str], stage: Path,
-                   failed: dict[str, str], progress: Progress | None) -> Path:  # fmt: skip
-    pkg = stage / commit.params.manifest
+def _parents_first(commits: list[Commit]) -> list[Commit]:
+    """Topological order (every parent before its children; ties by time, then id): a thin data
+    package reuses chunks of packages an ancestor commit brought, so those are staged first."""
+    by_id = {c.id: c for c in commits}
+    done: set[str] = set()
+    out: list[Commit] = []
+    for start in sorted(commits, key=lambda c: (c.commit.time, c.id)):
+        stack = [(start, False)]
+        while stack:
+            commit, expanded = stack.pop()
+            if commit.id in done:
+                continue
+            if expanded:
+                done.add(commit.id)
+                out.append(commit)
+                continue
+            stack.append((commit, True))
+            stack.extend((by_id[p], False) for p in commit.commit.parents if p in by_id and p not in done)
+    return out
+
+
+def _stage_package(repo: Repository, commit: Commit, part: str, held: dict[str, Any], urls: list[str],
+                   stage: Path, staged: dict[str, Path], failed: dict[str, str], progress: Progress | None) -> Path:  # fmt: skip
+    """Download one part's package (manifest, then any k shards) into ``stage`` and check it."""
+    version = commit.commit.parts[part]  # type: ignore[index]
+    pkg = stage / version.manifest
     pkg.mkdir()
-    raw = _download_any(urls, entry["manifest"], pkg / MANIFEST_NAME, failed, "manifest").read_bytes()
+    raw = _download_any(urls, held["manifest"], pkg / MANIFEST_NAME, failed, "manifest").read_bytes()
     signed = parse_manifest(raw, expected_publisher=commit.commit.author)
-    if (
-        signed.manifest_id.hex() != commit.params.manifest
-        or signed.manifest.model_root != commit.params.model_root
-    ):
-        raise CorruptObjectError(f"commit {commit.id[:12]} names another package than the relays served")
+    if signed.manifest_id.hex() != version.manifest or signed.manifest.model_root != version.model_root:
+        raise CorruptObjectError(
+            f"commit {commit.id[:12]} names another {part} package than the relays served"
+        )
+    if signed.manifest.payload.kind not in PART_KINDS[part]:
+        raise CorruptObjectError(
+            f"commit {commit.id[:12]}: its {part} package holds a {signed.manifest.payload.kind} payload"
+        )
     holders = {
-        int(i): list(dict.fromkeys([*placed, *urls])) for i, placed in entry.get("placements", {}).items()
+        int(i): list(dict.fromkeys([*placed, *urls])) for i, placed in held.get("placements", {}).items()
     }
     fetch_package(signed, holders or urls, pkg, pkg / PAYLOAD, version_key=_version_key(repo, signed),
                   progress=_per_commit(progress, commit.id))  # fmt: skip
-    if commit.params.storage == "full" and file_sha256(pkg / PAYLOAD) != commit.params.sha256:
+    staged[version.manifest] = pkg
+    if part == "params" and version.storage == "full" and file_sha256(pkg / PAYLOAD) != version.sha256:
         raise CorruptObjectError(
             f"commit {commit.id[:12]}: the rebuilt model does not hash to the committed sha256"
         )
+    if part != "params":
+        _check_part_file(repo, commit, part, version, staged)
     return pkg
+
+
+def _check_part_file(
+    repo: Repository, commit: Commit, part: str, version: Any, staged: dict[str, Path]
+) -> None:
+    """A code or data version must rebuild (data: with the chunks of the packages it reuses,
+    fetched earlier or already here) exactly the committed file."""
+    signed = load_manifest(staged[version.manifest] / MANIFEST_NAME)
+    for base in signed.manifest.reuse.bases if signed.manifest.reuse else []:
+        if base not in staged and not (repo.package_dir(base) / MANIFEST_NAME).is_file():
+            raise UnknownPartVersionError(
+                f"commit {commit.id[:12]}: its {part} package reuses package {base[:12]}, which neither "
+                "this repository nor the fetched history holds"
+            )
+    with repo.materialized_version(version, staged) as path:
+        if path.stat().st_size != version.size or file_sha256(path) != version.sha256:
+            raise CorruptObjectError(
+                f"commit {commit.id[:12]}: the rebuilt {part} file does not hash to the committed sha256"
+            )
 
 
 def _sources(urls: list[str], entry: dict[str, Any]) -> list[str]:
     """Our fetch relays first, then the relays the pusher placed this commit's shards on."""
-    placed = [url for held in entry.get("placements", {}).values() for url in held]
+    held_all = [entry, *entry.get("parts", {}).values()]
+    placed = [url for held in held_all for urls_ in held.get("placements", {}).values() for url in urls_]
     return list(dict.fromkeys([*urls, *placed]))
 
 
@@ -476,14 +592,28 @@ def _fetch(repo: Repository, progress: Progress | None) -> FetchSummary:
         )
         commits = _missing_commits(repo, doc, urls, stage, failed)
         known = {c.id: c for c in commits}
+        packages: dict[str, Path] = {}
         staged = []
         for c in commits:
-            sources = _sources(urls, doc["objects"][c.id])
-            pkg = _stage_package(repo, c, doc["objects"][c.id], sources, stage, failed, progress)
-            _check_delta(repo, c, pkg, known)
-            staged.append((c, pkg))
-        for commit, pkg in staged:  # every package first, then the commits that name them
-            repo.store_package(pkg, commit.params.manifest)
+            entry = doc["objects"][c.id]
+            sources = _sources(urls, entry)
+            for part, version in c.commit.parts.items():
+                if (
+                    version.manifest in packages
+                    or (repo.package_dir(version.manifest) / MANIFEST_NAME).is_file()
+                ):
+                    continue
+                held = entry if part == "params" else entry.get("parts", {}).get(part)
+                if held is None:
+                    raise UnknownPartVersionError(
+                        f"commit {c.id[:12]} names a {part} version the head blob does not place on any relay"
+                    )
+                _stage_package(repo, c, part, held, sources, stage, packages, failed, progress)
+            if c.params.manifest in packages:
+                _check_delta(repo, c, packages[c.params.manifest], known)
+            staged.append((c, None))
+        for manifest_id, pkg in packages.items():  # every package first, then the commits that name them
+            repo.store_package(pkg, manifest_id)
         for commit, _ in staged:
             repo.store_commit(commit)
     finally:

@@ -1,7 +1,8 @@
 """The on-disk repository: layout, config, refs, lock and the object store.
 
 ```
-WORK/model.safetensors          the tracked model (the work tree)
+WORK/model.safetensors          the tracked model (the params part)
+WORK/<path>                     the file tracked for code / train-data / val-data (`agigit add`)
 WORK/.agigit/
   config.json                   name, identity (nsec), owner secret, k/n, relays  (mode 0600)
   HEAD                          "ref: refs/heads/master" or a commit id (detached)
@@ -10,10 +11,11 @@ WORK/.agigit/
   objects/commits/<id>.json     signed commits (canonical JSON)
   objects/packages/<manifest_id>/
       manifest.json             the signed storage manifest
-      payload                   the packed file: a safetensors model or an agihub.delta file
+      payload                   the packed file: a safetensors model, an agihub.delta file, the code
+                                file, or a data package's carried chunks (only the new ones if thin)
       shard-NNN.bin             erasure-coded shards (packages made here; fetched ones keep payload only)
   remote.json                   where pushed/fetched objects live on relays (blob ids, placements)
-  index.json                    stat cache of the work-tree model (size, mtime_ns → sha256)
+  index.json                    stat cache of the tracked files (path → size, mtime_ns, sha256)
   tmp/                          staging; everything is renamed into place
   lock                          held by the running command
 ```
@@ -38,19 +40,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agihub.agigit.commit import Commit, parse_commit
+from agihub.agigit.commit import PARTS, Commit, PartVersion, parse_commit
 from agihub.agigit.errors import (
     CorruptObjectError,
     NotARepositoryError,
     RepositoryExistsError,
     RepositoryLockedError,
     UnknownCommitError,
+    UnknownPartError,
+    UnknownPartVersionError,
 )
 from agihub.delta import apply_delta
 from agihub.identity import SecretKey
+from agihub.storage.cdc import DEFAULT_CDC_CAP, check_cdc_cap
+from agihub.storage.errors import IntegrityError
 from agihub.storage.manifest import SignedManifest, load_manifest
 from agihub.storage.package import MANIFEST_NAME, shard_name
-from agihub.storage.unpack import private_version_key, unpack
+from agihub.storage.unpack import assemble_data, private_version_key, unpack
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +66,8 @@ DEFAULT_MODEL = "model.safetensors"
 DEFAULT_BRANCH = "master"
 PAYLOAD = "payload"
 UPSTREAM_REF = "refs/remotes/upstream"
+#: Code stays one small blob: a larger code part is refused (configurable per repository).
+DEFAULT_LIMITS = {"code": 16 * 1024 * 1024}
 _EMPTY_NAMES = {
     "HEAD": "this repository has no commits yet; `agigit commit -m MSG` first",
     "upstream": "no upstream head fetched yet; run `agigit fetch` (after `agigit relay add --fetch URL`)",
@@ -89,6 +97,9 @@ class Config:
     k: int = 4
     n: int = 6
     relays: list[Relay] = field(default_factory=list)
+    files: dict[str, str] = field(default_factory=dict)  # code / train-data / val-data → work-tree path
+    limits: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_LIMITS))  # part → max bytes
+    cdc_cap: int = DEFAULT_CDC_CAP  # data parts: FastCDC max chunk (avg = cap/8)
 
     @property
     def key(self) -> SecretKey:
@@ -172,8 +183,11 @@ class Repository:
         model: str = DEFAULT_MODEL,
         k: int = 4,
         n: int = 6,
+        cdc_cap: int = DEFAULT_CDC_CAP,
+        code_limit: int = DEFAULT_LIMITS["code"],
     ) -> Repository:
         """Create an empty repository in ``work`` (staged under a temp name, then renamed)."""
+        check_cdc_cap(cdc_cap)
         work_path = Path(work).resolve()
         if (work_path / DIR).exists():
             raise RepositoryExistsError(f"{work_path / DIR} already exists; this is already a repository")
@@ -187,6 +201,8 @@ class Repository:
             model=model,
             k=k,
             n=n,
+            limits={**DEFAULT_LIMITS, "code": code_limit},
+            cdc_cap=cdc_cap,
         )
         staging = Path(tempfile.mkdtemp(prefix=".agigit-init-", dir=work_path))
         try:
@@ -344,15 +360,19 @@ class Repository:
 
     def payload(self, commit: Commit) -> Path:
         """The packed file of a commit's params (rebuilt from local shards if only those exist)."""
-        pkg = self.package_dir(commit.params.manifest)
+        return self.package_payload(commit.params.manifest)
+
+    def package_payload(self, manifest_id: str) -> Path:
+        """A stored package's packed file (rebuilt from local shards if only those exist)."""
+        pkg = self.package_dir(manifest_id)
         path = pkg / PAYLOAD
         if path.is_file():
             return path
         if not pkg.is_dir():
-            raise CorruptObjectError(
-                f"commit {commit.id[:12]}: package {commit.params.manifest[:12]} is missing"
+            raise UnknownPartVersionError(
+                f"package {manifest_id[:12]} is not in this repository; `agigit fetch` the commit that names it"
             )
-        signed = self.manifest(commit.params.manifest)
+        signed = self.manifest(manifest_id)
         key = (
             private_version_key(signed, self.owner_secret)
             if signed.manifest.encryption and self.owner_secret
@@ -364,35 +384,109 @@ class Repository:
         unpack(signed, shards, path, version_key=key)
         return path
 
+    def base_resolver(self, staged: dict[str, Path] | None = None) -> Any:
+        """manifest_id → (manifest, carried-chunk file) for thin data packages (staged ones first)."""
+
+        def resolve(manifest_id: str) -> tuple[SignedManifest, Path]:
+            if staged and manifest_id in staged:
+                return load_manifest(staged[manifest_id] / MANIFEST_NAME), staged[manifest_id] / PAYLOAD
+            return self.manifest(manifest_id), self.package_payload(manifest_id)
+
+        return resolve
+
     @contextlib.contextmanager
-    def materialized(self, commit_id: str) -> Iterator[Path]:
-        """A readable path holding the commit's model (a temp file for delta-stored commits)."""
+    def materialized(self, commit_id: str, part: str = "params") -> Iterator[Path]:
+        """A readable path holding a commit's version of ``part`` (a temp file unless stored whole)."""
         commit = self.read_commit(commit_id)
-        if commit.params.storage == "full":
+        version = commit.commit.parts.get(part)  # type: ignore[call-overload]
+        if version is None:
+            raise UnknownPartVersionError(f"commit {commit_id[:12]} has no {part} part")
+        if part != "params":
+            with self.materialized_version(version) as path:
+                yield path
+            return
+        if version.storage == "full":
             yield self.payload(commit)
             return
         out = self.temp_path(".safetensors")
         try:
-            with self.materialized(commit.params.base or "") as base:
+            with self.materialized(version.base or "") as base:
                 apply_delta(base, self.payload(commit), out)
             yield out
         finally:
             out.unlink(missing_ok=True)
 
+    @contextlib.contextmanager
+    def materialized_version(
+        self, version: PartVersion, staged: dict[str, Path] | None = None
+    ) -> Iterator[Path]:
+        """The file of a code or data part version (data: assembled from its chunks, each checked)."""
+        if staged and version.manifest in staged:
+            pkg = staged[version.manifest]
+            signed, payload = load_manifest(pkg / MANIFEST_NAME), pkg / PAYLOAD
+        else:
+            signed, payload = self.manifest(version.manifest), self.package_payload(version.manifest)
+        if signed.manifest.payload.kind != "data":
+            if file_sha256(payload) != version.sha256:
+                raise IntegrityError(
+                    f"the stored file of package {version.manifest[:12]} fails its sha256 (corrupt); fetch it again"
+                )
+            yield payload
+            return
+        out = self.temp_path(".part")  # every chunk is checked on the way, whether or not it is thin
+        try:
+            assemble_data(signed, payload, self.base_resolver(staged), out)
+            yield out
+        finally:
+            out.unlink(missing_ok=True)
+
+    # --- parts -----------------------------------------------------------------------------------
+
+    def part_path(self, part: str) -> Path:
+        """The work-tree file of ``part``."""
+        check_part(part)
+        if part == "params":
+            return self.model_path
+        name = self.config.files.get(part)
+        if name is None:
+            raise UnknownPartError(
+                f"the {part} part is not tracked here; `agigit add --part {part} PATH` first"
+            )
+        return self.work / name
+
+    def tracked_parts(self) -> list[str]:
+        """Parts with a work-tree file, in the canonical order (params first)."""
+        return [p for p in PARTS if p == "params" or p in self.config.files]
+
     # --- work-tree stat cache --------------------------------------------------------------------
 
     def worktree_sha256(self) -> str | None:
         """sha256 of the work-tree model (None when absent), cached by (size, mtime_ns)."""
+        return self.file_sha256_cached(self.model_path)
+
+    def part_sha256(self, part: str) -> str | None:
+        """sha256 of ``part``'s work-tree file (None when absent)."""
+        return self.file_sha256_cached(self.part_path(part))
+
+    def file_sha256_cached(self, path: Path) -> str | None:
+        """sha256 of a work-tree file (None when absent), cached in index.json by (size, mtime_ns)."""
         try:
-            st = self.model_path.stat()
+            st = path.stat()
         except FileNotFoundError:
             return None
         index_path = self.dir / "index.json"
-        cached = json.loads(index_path.read_text()) if index_path.is_file() else {}
+        try:
+            index = json.loads(index_path.read_text()) if index_path.is_file() else {}
+        except ValueError:
+            index = {}
+        files = index.get("files", {}) if isinstance(index.get("files"), dict) else {}
+        key = str(path.relative_to(self.work)) if path.is_relative_to(self.work) else str(path)
+        cached = files.get(key, {})
         if cached.get("size") == st.st_size and cached.get("mtime_ns") == st.st_mtime_ns:
             return str(cached["sha256"])
-        digest = file_sha256(self.model_path)
-        write_atomic(index_path, _dump({"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest}))
+        digest = file_sha256(path)
+        files[key] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest}
+        write_atomic(index_path, _dump({"files": files}))
         return digest
 
     # --- remote bookkeeping ----------------------------------------------------------------------
@@ -403,6 +497,12 @@ class Repository:
 
     def save_remote_state(self, state: dict[str, Any]) -> None:
         write_atomic(self.dir / "remote.json", _dump(state))
+
+
+def check_part(part: str) -> None:
+    """Refuse a part name other than the four of issue #10."""
+    if part not in PARTS:
+        raise UnknownPartError(f"no part named {part!r}; parts are: {', '.join(PARTS)}")
 
 
 def _alive(pid: int) -> bool:

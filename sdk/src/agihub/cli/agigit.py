@@ -19,10 +19,11 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TransferSpeedColumn
 
 from agihub.agigit import history, remote, worktree
-from agihub.agigit.errors import UnknownGroupError
-from agihub.agigit.repository import Repository
+from agihub.agigit.errors import UnknownGroupError, UnknownPartError
+from agihub.agigit.repository import DEFAULT_LIMITS, Repository, check_part
 from agihub.errors import AgihubError
 from agihub.identity import PublicKey, SecretKey
+from agihub.storage.cdc import DEFAULT_CDC_CAP
 from agihub.storage.crypto import load_secret
 
 app = typer.Typer(
@@ -88,6 +89,10 @@ def init_command(
     model: Annotated[str, typer.Option(help="Tracked model file name.")] = "model.safetensors",
     k: Annotated[int, typer.Option(help="Shards needed to rebuild.")] = 4,
     n: Annotated[int, typer.Option(help="Shards written per version.")] = 6,
+    cdc_cap: Annotated[
+        int, typer.Option(help="Data parts: FastCDC max chunk, a power of two (average = cap/8).")
+    ] = DEFAULT_CDC_CAP,
+    code_limit: Annotated[int, typer.Option(help="Largest code part in bytes.")] = DEFAULT_LIMITS["code"],
     as_json: JsonOpt = False,
 ) -> None:
     """Create an empty repository."""
@@ -101,6 +106,8 @@ def init_command(
         model=model,
         k=k,
         n=n,
+        cdc_cap=cdc_cap,
+        code_limit=code_limit,
     )
     author = repo.config.key.public_key
     data = {"path": str(repo.dir), "name": repo.config.name, "author": author.hex, "npub": author.npub,
@@ -108,13 +115,41 @@ def init_command(
     _emit(as_json, data, f"initialized {repo.dir} ({repo.config.name}) as {author.npub}")
 
 
+PartOpt = Annotated[
+    str | None, typer.Option("--part", help="One part: code, params, train-data or val-data.")
+]
+
+
+@app.command("add")
+def add_command(
+    path: Annotated[str, typer.Argument(help="File inside the work tree.")],
+    part: Annotated[str, typer.Option("--part", help="code, params, train-data or val-data.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Track a file as the work-tree file of a part (each part is versioned separately)."""
+    rel = worktree.add(_repo(), part, path)
+    _emit(as_json, {"part": part, "path": rel}, f"tracking {rel} as {part}")
+
+
 @app.command("status")
 def status_command(as_json: JsonOpt = False) -> None:
-    """Show the branch, HEAD and whether the model differs from it."""
+    """Show the branch, HEAD and whether each part's file differs from it."""
     current = worktree.status(_repo())
     where = f"on {current.branch}" if current.branch else "HEAD detached"
     head = current.head[:12] if current.head else "(no commits)"
-    _emit(as_json, current.to_dict(), f"{where} at {head}\n{current.model}: {current.state}")
+    lines = [f"{where} at {head}"]
+    lines += [f"{part:10} {info['path']}: {info['state']}" for part, info in current.parts.items()]
+    _emit(as_json, current.to_dict(), "\n".join(lines))
+
+
+def _pairs(values: list[str], option: str) -> dict[str, str]:
+    out = {}
+    for value in values:
+        key, sep, rest = value.partition("=")
+        if not sep or not key or not rest:
+            raise UnknownPartError(f"{option} {value!r}: write PART=VALUE, e.g. val-data=master")
+        out[key] = rest
+    return out
 
 
 @app.command("commit")
@@ -123,30 +158,57 @@ def commit_command(
     full: Annotated[
         bool, typer.Option("--full", help="Store the whole model, not a delta (a new foundation).")
     ] = False,
+    part: Annotated[
+        list[str], typer.Option("--part", help="Record only this part's file (repeatable).")
+    ] = [],  # noqa: B006
+    use: Annotated[
+        list[str], typer.Option("--use", help="PART=REV: take that commit's (or package's) version as is.")
+    ] = [],  # noqa: B006
     as_json: JsonOpt = False,
 ) -> None:
-    """Record the work-tree model as a new version."""
-    created = worktree.commit(_repo(), message, full=full)
-    data = {"commit": created.id, "storage": created.params.storage, "base": created.params.base}
-    _emit(as_json, data, f"[{created.id[:12]}] {message} ({created.params.storage})")
+    """Record the changed parts of the work tree as a new version."""
+    created = worktree.commit(_repo(), message, full=full, parts=part or None, use=_pairs(use, "--use"))
+    parts = {p: v.manifest for p, v in created.commit.parts.items()}
+    data = {
+        "commit": created.id,
+        "storage": created.params.storage,
+        "base": created.params.base,
+        "parts": parts,
+    }
+    repo = _repo()
+    changed = [p for p in created.commit.parts if history.changed_part(repo, created, p)]
+    data["changed"] = changed
+    _emit(
+        as_json,
+        data,
+        f"[{created.id[:12]}] {message} ({created.params.storage}) [{','.join(changed)}]",
+    )
 
 
 @app.command("log")
 def log_command(
     rev: Annotated[str, typer.Argument(help="Start from this commit.")] = "HEAD",
+    part: PartOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """List commits reachable from HEAD (or REV), newest first."""
+    """List commits reachable from HEAD (or REV), newest first (--part: those that changed it)."""
     repo = _repo()
-    entries = history.log(repo, repo.resolve(rev))
+    if part is not None:
+        check_part(part)
+    entries = history.log(repo, repo.resolve(rev), part)
     rows = [{"commit": cid, "parents": c.commit.parents, "author": c.commit.author, "time": c.commit.time,
-             "message": c.commit.message, "storage": c.params.storage, "size": c.params.size} for cid, c in entries]  # fmt: skip
+             "message": c.commit.message, "storage": c.params.storage, "size": c.params.size,
+             "parts": {p: {"manifest": v.manifest, "sha256": v.sha256, "size": v.size} for p, v in c.commit.parts.items()}}
+            for cid, c in entries]  # fmt: skip
+    for row, (_, c) in zip(rows, entries, strict=True):
+        row["changed"] = [p for p in c.commit.parts if history.changed_part(repo, c, p)]
     lines = []
     for row in rows:
         when = datetime.datetime.fromtimestamp(row["time"], datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
         merge = f" merge {' '.join(p[:12] for p in row['parents'])}" if len(row["parents"]) > 1 else ""
+        changed = ",".join(row["changed"])
         lines.append(
-            f"{row['commit'][:12]} {when} {row['author'][:12]} ({row['storage']}){merge}  {row['message']}"
+            f"{row['commit'][:12]} {when} {row['author'][:12]} ({row['storage']}){merge} [{changed}]  {row['message']}"
         )
     _emit(as_json, rows, "\n".join(lines))
 
@@ -155,9 +217,20 @@ def log_command(
 def diff_command(
     a: Annotated[str | None, typer.Argument(help="From (default HEAD).")] = None,
     b: Annotated[str | None, typer.Argument(help="To (default the work tree).")] = None,
+    part: PartOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Parameter groups changed, added or removed, with magnitudes."""
+    """Parameter groups changed, added or removed, with magnitudes (--part: that part)."""
+    if part not in (None, "params"):
+        d = worktree.diff_part(_repo(), part, a, b)
+        text = f"{d.part}: {d.status}"
+        if d.chunks:
+            text += " ({chunks_b} chunks, {shared_bytes} bytes shared, {new_bytes} new, {dropped_bytes} dropped)".format(
+                **d.chunks
+            )
+        text += f"\n{d.text}" if d.text else ""
+        _emit(as_json, d.to_dict(), text)
+        return
     rows = worktree.diff(_repo(), a, b)
     lines = []
     for d in rows:
@@ -168,11 +241,15 @@ def diff_command(
 
 @app.command("checkout")
 def checkout_command(
-    rev: Annotated[str, typer.Argument(help="A commit id (prefix) or `master`.")], as_json: JsonOpt = False
+    rev: Annotated[str, typer.Argument(help="A commit id (prefix) or `master`.")],
+    part: PartOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Write a version into the work tree (refuses uncommitted changes)."""
-    target = worktree.checkout(_repo(), rev)
-    _emit(as_json, {"commit": target}, f"checked out {rev} ({target[:12]})")
+    """Write a version into the work tree (refuses uncommitted changes); --part: only that part's
+    file, HEAD stays."""
+    target = worktree.checkout(_repo(), rev, part=part)
+    what = f"the {part} part of " if part else ""
+    _emit(as_json, {"commit": target, "part": part}, f"checked out {what}{rev} ({target[:12]})")
 
 
 def _group_options(values: list[str]) -> dict[str, str]:
@@ -196,13 +273,24 @@ def merge_command(
         list[str], typer.Option("--group", help="GROUP=STRATEGY for one group (repeatable).")
     ] = [],  # noqa: B006
     message: Annotated[str | None, typer.Option("-m", "--message")] = None,
+    take: Annotated[
+        list[str], typer.Option("--take", help="PART=ours|theirs for a code/data part changed on both sides.")
+    ] = [],  # noqa: B006
     as_json: JsonOpt = False,
 ) -> None:
-    """Merge two versions per parameter group into a new commit (conflicts are reported)."""
+    """Merge two versions into a new commit: params per parameter group (conflicts resolved by
+    strategy), other parts whole (a part changed on both sides needs --take)."""
     created, report = worktree.merge(
-        _repo(), a, b, strategy=strategy, groups=_group_options(group), message=message
+        _repo(),
+        a,
+        b,
+        strategy=strategy,
+        groups=_group_options(group),
+        message=message,
+        take=_pairs(take, "--take"),
     )
     lines = [f"[{created.id[:12]}] merged"]
+    lines += [f"part {p}: {side}" for p, side in sorted(report.parts.items())]
     lines += [f"conflict {g}: resolved by {s}" for g, s in sorted(report.conflicts.items())]
     lines += [f"note: {n}" for n in report.notes]
     _emit(as_json, {"commit": created.id, **report.to_dict()}, "\n".join(lines))

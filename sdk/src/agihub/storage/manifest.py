@@ -29,7 +29,15 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    ValidationError,
+    model_serializer,
+)
 
 from agihub.identity import IdentityError, PublicKey, SecretKey
 from agihub.storage.chunking import MAX_CHUNK_SIZE, MIN_CHUNK_SIZE
@@ -65,9 +73,11 @@ class Card(_Strict):
 
 class Payload(_Strict):
     """The published file. ``kind`` is ``safetensors`` for full models, ``delta`` for a delta file
-    (written by agihub.delta) whose ``parent_root`` names the model it applies to."""
+    (written by agihub.delta) whose ``parent_root`` names the model it applies to, ``data`` for a
+    dataset or any other file cut by content-defined chunking (``fastcdc/1``), ``file`` for an
+    opaque file in fixed chunks (code)."""
 
-    kind: Literal["safetensors", "delta", "file"]
+    kind: Literal["safetensors", "delta", "file", "data"]
     size: Annotated[int, Field(ge=1, le=2**63 - 1)]
     parent_root: Hex32 | None = None
     delta_encoding: Label | None = None
@@ -96,7 +106,7 @@ class Chunk(_Strict):
 class Chunking(_Strict):
     """How the payload was cut (see :mod:`agihub.storage.chunking`)."""
 
-    scheme: Literal["tensor-aligned/1", "fixed/1"]
+    scheme: Literal["tensor-aligned/1", "fixed/1", "fastcdc/1"]
     cap: Annotated[int, Field(ge=MIN_CHUNK_SIZE, le=MAX_CHUNK_SIZE)]
     chunks: Annotated[list[Chunk], Field(min_length=1)]
 
@@ -129,8 +139,22 @@ class Shard(_Strict):
     size: UInt
 
 
+class Reuse(_Strict):
+    """A *thin* data package: chunks it does not carry, and the earlier packages that do.
+
+    ``chunks`` lists ``[first, stop, base]`` ranges of chunk indices (sorted, disjoint) whose bytes
+    are carried by package ``bases[base]`` (a chunk with the same sha256 among *its* carried
+    chunks); every other chunk is carried here, in order, and only those make up the stored stream.
+    Like a git thin pack: a new dataset version ships its new chunks and names the rest.
+    """
+
+    bases: Annotated[list[Hex32], Field(min_length=1, max_length=4096)]
+    chunks: Annotated[list[Annotated[list[UInt], Field(min_length=3, max_length=3)]], Field(min_length=1)]
+
+
 class ManifestBody(_Strict):
-    """Everything the publisher signs."""
+    """Everything the publisher signs. ``reuse`` (thin data packages only) is left out of the
+    encoding when absent, so manifests written before it existed keep their bytes and ids."""
 
     format: Literal["agihub-manifest/1"]
     publisher: Hex32
@@ -142,6 +166,14 @@ class ManifestBody(_Strict):
     encryption: Encryption | None
     erasure: Erasure
     shards: list[Shard]
+    reuse: Reuse | None = None
+
+    @model_serializer(mode="wrap")
+    def _drop_absent_reuse(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get("reuse") is None:
+            data.pop("reuse", None)
+        return data
 
 
 class SignedManifest(_Strict):
@@ -258,6 +290,33 @@ def _first_line(exc: Exception) -> str:
     return " ".join(str(exc).split())[:300]
 
 
+def external_chunks(body: ManifestBody) -> dict[int, str]:
+    """Chunk index → manifest_id of the base package carrying it (empty unless thin)."""
+    if body.reuse is None:
+        return {}
+    out = {}
+    for first, stop, base in body.reuse.chunks:
+        for index in range(first, stop):
+            out[index] = body.reuse.bases[base]
+    return out
+
+
+def carried_indices(body: ManifestBody) -> list[int]:
+    """Indices of the chunks this package's stored stream holds, in stream order."""
+    count = len(body.chunking.chunks)
+    if body.reuse is None:
+        return list(range(count))
+    external = external_chunks(body)
+    return [i for i in range(count) if i not in external]
+
+
+def carried_chunks(body: ManifestBody) -> list[Chunk]:
+    """The chunks held by the stored stream (all of them unless the package is thin)."""
+    if body.reuse is None:
+        return list(body.chunking.chunks)
+    return [body.chunking.chunks[i] for i in carried_indices(body)]
+
+
 def stored_length(body: ManifestBody, chunk_index: int) -> int:
     """Bytes chunk ``chunk_index`` occupies in the stored stream (ciphertext adds nonce + tag)."""
     overhead = SEGMENT_OVERHEAD if body.encryption is not None else 0
@@ -310,7 +369,7 @@ def _check_erasure(body: ManifestBody) -> None:
     er = body.erasure
     if not er.k <= er.n:
         raise ManifestError(f"erasure k={er.k} exceeds n={er.n}")
-    if er.stream_size != stream_size_for(body.chunking.chunks, body.encryption is not None):
+    if er.stream_size != stream_size_for(carried_chunks(body), body.encryption is not None):
         raise ManifestError("erasure stream_size does not match the chunks")
     if er.stripes != -(-er.stream_size // (er.k * er.block_size)):
         raise ManifestError("erasure stripe count does not match stream size, k and block size")
@@ -321,10 +380,36 @@ def _check_erasure(body: ManifestBody) -> None:
             raise ManifestError(f"shard {shard.index} size does not match the stripe layout")
 
 
+def _check_reuse(body: ManifestBody) -> None:
+    reuse = body.reuse
+    if (body.chunking.scheme == "fastcdc/1") != (body.payload.kind == "data"):
+        raise ManifestError("a data payload is cut by fastcdc/1, and only a data payload is")
+    if reuse is None:
+        return
+    if body.payload.kind != "data":
+        raise ManifestError("only a data payload may reuse chunks of earlier packages")
+    if len(set(reuse.bases)) != len(reuse.bases):
+        raise ManifestError("reuse lists a base package twice")
+    cursor = 0
+    for first, stop, base in reuse.chunks:
+        if not cursor <= first < stop <= len(body.chunking.chunks):
+            raise ManifestError(
+                f"reuse range {first}..{stop} is empty, unsorted, overlapping or out of range"
+            )
+        if base >= len(reuse.bases):
+            raise ManifestError(
+                f"reuse range {first}..{stop} names base {base}; there are {len(reuse.bases)}"
+            )
+        cursor = stop
+    if not carried_indices(body):
+        raise ManifestError("a thin package must carry at least one chunk")
+
+
 def check_consistency(body: ManifestBody) -> None:
     """Cross-field checks a schema cannot express (tiling, root, stripe arithmetic)."""
     if (body.payload.kind == "delta") != (body.payload.parent_root is not None):
         raise ManifestError("a delta payload needs parent_root, and only a delta payload may have one")
+    _check_reuse(body)
     if body.payload.kind == "safetensors" and not body.tensors:
         log.debug("safetensors payload without tensors (an empty model)")
     _check_chunks(body)

@@ -23,13 +23,14 @@ import secrets
 import shutil
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO
 
 from agihub.identity import SecretKey
+from agihub.storage.cdc import DEFAULT_CDC_CAP, SCHEME, file_spans
 from agihub.storage.chunking import (
     DEFAULT_CHUNK_SIZE,
     ChunkSpan,
@@ -64,9 +65,11 @@ from agihub.storage.manifest import (
     Erasure,
     ManifestBody,
     Payload,
+    Reuse,
     Shard,
     SignedManifest,
     Tensor,
+    carried_chunks,
     package_tag,
     sign_manifest,
     version_label,
@@ -102,6 +105,10 @@ class _Plan:
     tensors: list[Tensor] = field(default_factory=list)
     metadata: dict[str, str] = field(default_factory=dict)
     scheme: str = "fixed/1"
+    carried: list[int] | None = None  # thin data packages: the chunks the stream holds
+    reuse: Reuse | None = None
+    #: data packages: chunk digests → (carried indices, reuse), decided once the chunks are hashed
+    select: Callable[[list[bytes]], tuple[list[int] | None, Reuse | None]] | None = None
 
 
 class _StripeSink:
@@ -275,6 +282,18 @@ def _stream_private(src: BinaryIO, spans: list[ChunkSpan], sink: _StripeSink, ci
         sink.feed(cipher.encrypt(index, chunk))
 
 
+def _stream_selected(
+    src: BinaryIO, spans: list[ChunkSpan], sink: _StripeSink, cipher: SegmentCipher | None
+) -> None:
+    """Feed only the given (carried) chunks; segment indices count carried chunks only."""
+    for index, span in enumerate(spans):
+        src.seek(span.offset)
+        chunk = src.read(span.length)
+        if len(chunk) != span.length:
+            raise PayloadError("the input file shrank while it was being packed; pack a stable copy")
+        sink.feed(chunk if cipher is None else cipher.encrypt(index, chunk))
+
+
 def _prepare_out_dir(out_dir: Path) -> Path:
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -296,13 +315,19 @@ class _Encoding:
 
 
 def _encode_payload(
-    src_path: Path, plan: _Plan, staging: Path, opts: PackOptions, cipher: SegmentCipher | None, tag: bytes
+    src_path: Path, plan: _Plan, staging: Path, opts: PackOptions, key: tuple[bytes, bytes] | None, tag: bytes
 ) -> _Encoding:
     before = src_path.stat()
     digests = _hash_chunks(src_path, plan.spans, opts.workers)
     root = merkle_root(digests)
-    overhead = 0 if cipher is None else SEGMENT_OVERHEAD * len(plan.spans)
-    stream_size = sum(s.length for s in plan.spans) + overhead
+    if plan.select is not None:
+        plan.carried, plan.reuse = plan.select(digests)
+    stored = plan.spans if plan.carried is None else [plan.spans[i] for i in plan.carried]
+    # The segment count is bound into every segment's associated data, so the cipher is made once
+    # the stored chunks are known.
+    cipher = None if key is None else version_cipher(key[0], key[1], len(stored))
+    overhead = 0 if cipher is None else SEGMENT_OVERHEAD * len(stored)
+    stream_size = sum(s.length for s in stored) + overhead
     block = choose_block_size(stream_size, opts.k, opts.block_size)
     stripes = stripe_count(stream_size, opts.k, block)
     headers = [ShardHeader(opts.k, opts.n, i, block, stripes, root, tag).pack() for i in range(opts.n)]
@@ -311,7 +336,9 @@ def _encode_payload(
         sink = _StripeSink(files, headers, StripeEncoder(opts.k, opts.n, block), opts.workers)
         try:
             with src_path.open("rb") as src:
-                if cipher is None:
+                if plan.carried is not None:
+                    _stream_selected(src, stored, sink, cipher)
+                elif cipher is None:
                     _stream_public(src, plan.spans[-1].end, sink)
                 else:
                     _stream_private(src, plan.spans, sink, cipher)
@@ -359,6 +386,7 @@ def _build_body(
             k=opts.k, n=opts.n, block_size=enc.block_size, stripes=enc.stripes, stream_size=enc.stream_size
         ),
         shards=[Shard(index=i, sha256=d.hex(), size=shard_size) for i, d in enumerate(enc.shard_digests)],
+        reuse=plan.reuse,
     )
 
 
@@ -382,15 +410,14 @@ def _pack(
     owner_secret: bytes | None,
 ) -> SignedManifest:
     check_params(opts.k, opts.n, opts.block_size)
-    encryption = cipher = None
+    encryption = key = None
     if owner_secret is not None:
         key_salt = secrets.token_bytes(SALT_SIZE)
         encryption = Encryption(key_salt=key_salt.hex())
-        key = derive_version_key(owner_secret, key_salt, version_label(card))
-        cipher = version_cipher(key, key_salt, len(plan.spans))
+        key = (derive_version_key(owner_secret, key_salt, version_label(card)), key_salt)
     staging = _prepare_out_dir(out_dir)
     try:
-        enc = _encode_payload(src_path, plan, staging, opts, cipher, package_tag(encryption))
+        enc = _encode_payload(src_path, plan, staging, opts, key, package_tag(encryption))
         body = _build_body(plan, enc, opts, identity, card, payload, encryption)
         signed = sign_manifest(body, identity)
         _publish(staging, out_dir, signed, opts.n)
@@ -449,4 +476,89 @@ def pack_delta(
     size = _stat_payload(src_path)
     plan = _Plan("delta", fixed_chunks(size, options.chunk_size))
     payload = Payload(kind="delta", size=size, parent_root=parent_root.hex(), delta_encoding=delta_encoding)
+    return _pack(src_path, Path(out_dir), plan, identity, card, payload, options, owner_secret)
+
+
+def _reuse_plan(
+    bases: Sequence[SignedManifest],
+) -> Callable[[list[bytes]], tuple[list[int] | None, Reuse | None]]:
+    """Decide which chunks a new data version carries: those no base package carries already."""
+    known: dict[bytes, int] = {}
+    ids: list[str] = []
+    for base in bases:
+        body = base.manifest
+        if body.payload.kind != "data":
+            raise PayloadError("only data packages can be reused; a base is a model or delta package")
+        ids.append(base.manifest_id.hex())
+        for chunk in carried_chunks(body):
+            known.setdefault(bytes.fromhex(chunk.sha256), len(ids) - 1)
+
+    def select(digests: list[bytes]) -> tuple[list[int] | None, Reuse | None]:
+        source = [known.get(d) for d in digests]
+        if all(s is None for s in source):
+            return None, None
+        if all(s is not None for s in source):
+            source[-1] = None  # a package carries at least one chunk (its stream is never empty)
+        used = sorted({s for s in source if s is not None})
+        renumber = {old: new for new, old in enumerate(used)}
+        ranges: list[list[int]] = []
+        for i, s in enumerate(source):
+            if s is None:
+                continue
+            if ranges and ranges[-1][1] == i and ranges[-1][2] == renumber[s]:
+                ranges[-1][1] = i + 1
+            else:
+                ranges.append([i, i + 1, renumber[s]])
+        carried = [i for i, s in enumerate(source) if s is None]
+        return carried, Reuse(bases=[ids[u] for u in used], chunks=ranges)
+
+    return select
+
+
+def pack_data(
+    src: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    identity: SecretKey,
+    card: Card,
+    *,
+    cap: int = DEFAULT_CDC_CAP,
+    bases: Sequence[SignedManifest] = (),
+    options: PackOptions = PackOptions(),
+    owner_secret: bytes | None = None,
+    metadata: dict[str, str] | None = None,
+) -> SignedManifest:
+    """Package any file (JSONL, Parquet, text, archives) cut by content-defined chunking.
+
+    With ``bases`` (earlier data packages, e.g. the previous version of a dataset and the packages
+    it reuses), the package is *thin*: its shards carry only the chunks no base carries, and its
+    manifest's ``reuse`` names the base carrying each other chunk. ``model_root`` still covers
+    every chunk of the file. Rebuild with :func:`agihub.storage.unpack.unpack` (the carried
+    chunks) then :func:`agihub.storage.unpack.assemble_data` (the whole file).
+    """
+    src_path = Path(src)
+    size = _stat_payload(src_path)
+    spans = file_spans(src_path, cap)
+    plan = _Plan("data", spans, scheme=SCHEME, select=_reuse_plan(bases) if bases else None)
+    payload = Payload(kind="data", size=size, metadata=metadata or {})
+    return _pack(
+        src_path, Path(out_dir), plan, identity, card, payload, replace(options, chunk_size=cap), owner_secret
+    )
+
+
+def pack_file(
+    src: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    identity: SecretKey,
+    card: Card,
+    *,
+    options: PackOptions = PackOptions(k=1, n=1),
+    owner_secret: bytes | None = None,
+    metadata: dict[str, str] | None = None,
+) -> SignedManifest:
+    """Package a small opaque file (code) in fixed chunks; with the default ``k = n = 1`` the
+    package is one content-addressed shard plus the signed manifest."""
+    src_path = Path(src)
+    size = _stat_payload(src_path)
+    plan = _Plan("file", fixed_chunks(size, options.chunk_size))
+    payload = Payload(kind="file", size=size, metadata=metadata or {})
     return _pack(src_path, Path(out_dir), plan, identity, card, payload, options, owner_secret)

@@ -37,7 +37,10 @@ from agihub.storage.manifest import (
     ManifestBody,
     SignedManifest,
     Tensor,
+    carried_chunks,
+    carried_indices,
     expected_shard_header,
+    external_chunks,
     package_tag,
     version_label,
 )
@@ -144,7 +147,7 @@ class _ChunkSink:
     """Consumes the rebuilt stored stream, checks each chunk's sha256, writes plaintext."""
 
     def __init__(self, body: ManifestBody, out: BinaryIO, cipher: SegmentCipher | None) -> None:
-        self._chunks = body.chunking.chunks
+        self._chunks = carried_chunks(body)
         self._out = out
         self._cipher = cipher
         self._overhead = 0 if cipher is None else SEGMENT_OVERHEAD
@@ -249,7 +252,7 @@ def _cipher_for(body: ManifestBody, version_key: bytes | None) -> SegmentCipher 
         raise DecryptionError(
             "this model is private: pass the version key (or the owner secret with --key-file)"
         )
-    return version_cipher(version_key, bytes.fromhex(body.encryption.key_salt), len(body.chunking.chunks))
+    return version_cipher(version_key, bytes.fromhex(body.encryption.key_salt), len(carried_chunks(body)))
 
 
 def private_version_key(signed: SignedManifest, owner_secret: bytes) -> bytes:
@@ -317,7 +320,11 @@ def unpack(
     version_key: bytes | None = None,
     workers: int = 1,
 ) -> list[ShardStatus]:
-    """Rebuild the payload at ``dest`` from any k good shards (atomic; nothing partial on error)."""
+    """Rebuild the payload at ``dest`` from any k good shards (atomic; nothing partial on error).
+
+    For a thin data package (``reuse`` set) ``dest`` receives the chunks the package carries, back
+    to back; :func:`assemble_data` then builds the whole file with the base packages' chunks.
+    """
     body = signed.manifest
     cipher = _cipher_for(body, version_key)
     usable, statuses = _inspect(body, shard_paths)
@@ -485,3 +492,97 @@ def read_tensors(
             if not _exclude_bad(body, chosen, None, usable, statuses):
                 raise
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+#: Opens the carried-chunk file (what :func:`unpack` wrote) of a base package: manifest_id →
+#: (its verified manifest, the path of its carried chunks).
+BaseResolver = Callable[[str], "tuple[SignedManifest, Path]"]
+
+
+def carried_offsets(body: ManifestBody) -> dict[str, tuple[int, int]]:
+    """sha256 → (offset, length) of each chunk in a package's carried-chunk file."""
+    out: dict[str, tuple[int, int]] = {}
+    cursor = 0
+    for chunk in carried_chunks(body):
+        out.setdefault(chunk.sha256, (cursor, chunk.length))
+        cursor += chunk.length
+    return out
+
+
+def assemble_data(
+    signed: SignedManifest,
+    carried: str | os.PathLike[str],
+    resolve: BaseResolver,
+    dest: str | os.PathLike[str],
+) -> None:
+    """Write the whole file of a data package: its carried chunks from ``carried``, every other
+    chunk from the base package that carries it. Each chunk is checked against its sha256 in the
+    manifest (:class:`IntegrityError` names the chunk and its source); ``dest`` appears only
+    when all of them passed."""
+    body = signed.manifest
+    external = external_chunks(body)
+    sources: dict[str, tuple[Path, dict[str, tuple[int, int]]]] = {}
+    for mid in dict.fromkeys(external.values()):
+        base, path = resolve(mid)
+        if base.manifest_id.hex() != mid:
+            raise IntegrityError(f"base package {mid[:12]} resolved to another manifest")
+        sources[mid] = (path, carried_offsets(base.manifest))
+    positions = dict(zip(carried_indices(body), _cumulative(carried_chunks(body)), strict=True))
+    dest_path = Path(dest)
+    _prepare_dest(dest_path)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest_path.name}.", suffix=".part", dir=dest_path.parent)
+    try:
+        with os.fdopen(fd, "wb") as out, open(carried, "rb") as own:
+            handles: dict[str, BinaryIO] = {}
+            try:
+                for index, chunk in enumerate(body.chunking.chunks):
+                    data = _chunk_bytes(
+                        index, chunk.sha256, chunk.length, external, positions, own, sources, handles
+                    )
+                    if hashlib.sha256(data).hexdigest() != chunk.sha256:
+                        where = (
+                            f"base package {external[index][:12]}" if index in external else "this package"
+                        )
+                        raise IntegrityError(
+                            f"chunk {index} (from {where}) fails its sha256; the stored copy is corrupt — "
+                            "fetch the version again"
+                        )
+                    out.write(data)
+            finally:
+                for handle in handles.values():
+                    handle.close()
+        os.replace(tmp_name, dest_path)
+    finally:
+        Path(tmp_name).unlink(missing_ok=True)
+
+
+def _cumulative(chunks: Sequence[Any]) -> list[int]:
+    out, cursor = [], 0
+    for chunk in chunks:
+        out.append(cursor)
+        cursor += chunk.length
+    return out
+
+
+def _chunk_bytes(
+    index: int,
+    sha256: str,
+    length: int,
+    external: dict[int, str],
+    positions: dict[int, int],
+    own: BinaryIO,
+    sources: dict[str, tuple[Path, dict[str, tuple[int, int]]]],
+    handles: dict[str, BinaryIO],
+) -> bytes:
+    if index not in external:
+        own.seek(positions[index])
+        return own.read(length)
+    mid = external[index]
+    path, offsets = sources[mid]
+    if sha256 not in offsets:
+        raise IntegrityError(f"chunk {index}: base package {mid[:12]} does not carry a chunk with its sha256")
+    if mid not in handles:
+        handles[mid] = path.open("rb")
+    offset, _ = offsets[sha256]
+    handles[mid].seek(offset)
+    return handles[mid].read(length)
