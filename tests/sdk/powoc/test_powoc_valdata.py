@@ -47,3 +47,16 @@ def test_unloaded_or_other_bytes_are_refused(seed) -> None:  # type: ignore[no-u
         sample(pinned)
     with pytest.raises(ScoreParameterError, match="must not be empty"):
         register_corpus(b"")
+
+
+def test_cli_scores_on_a_validation_file(models, seed, cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    val = tmp_path / "val.jsonl"
+    val.write_bytes(_val_bytes())
+    argv = ["score", str(models.parent), str(models.child), "--val-seed", seed.hex(), "--n-bytes", "1024",
+            "--val-file", str(val), "--compression", "lossless", "--json"]  # fmt: skip
+    code, text, err = cli(*argv)
+    assert code == 0, err
+    record = json.loads(text)
+    assert record["validation"]["corpus_sha256"] == register_corpus(_val_bytes()).removeprefix("sha256:")

@@ -39,6 +39,10 @@ def score_command(
     child: Annotated[Path, typer.Argument(help="Contributed child model (.safetensors).")],
     val_seed: Annotated[str | None, typer.Option("--val-seed", help="32-byte hex seed of D.")] = None,
     corpus: Annotated[str, typer.Option("--corpus", help="Validation corpus.")] = "python-stdlib",
+    val_file: Annotated[
+        Path | None,
+        typer.Option("--val-file", help="Validation data file (e.g. a repository's val-data part)."),
+    ] = None,
     n_bytes: Annotated[int, typer.Option("--n-bytes", help="Scored bytes in D.")] = 65_536,
     reference_bytes: Annotated[
         int | None,
@@ -57,6 +61,10 @@ def score_command(
     from agihub.powoc import ValidationSpec, score_contribution
 
     seed, origin = _seed(val_seed, parent, child)
+    if val_file is not None:
+        from agihub.powoc.corpus import register_corpus
+
+        corpus = register_corpus(val_file.read_bytes())
     spec = ValidationSpec(corpus=corpus, seed=seed, n_bytes=n_bytes, reference_bytes=reference_bytes)
     record = score_contribution(parent, child, spec, delta, compression=compression,
                                 foundations=foundation or (), check_lineage=not no_lineage,
