@@ -130,3 +130,23 @@ def test_an_order_pulled_twice_is_malformed_and_writes_nothing(engine: Engine) -
     with pytest.raises(MalformedEvent, match="repeats a unique key"):
         store.write_batch(Batch(4, 4, again.blocks, [*again.events, replayed]))
     assert diff(before, dump(engine, CHAIN)) == {}
+
+
+def test_json_columns_hold_the_decoded_values_not_strings(engine: Engine) -> None:
+    # PostgreSQL writes through binary COPY: a JSON value must arrive as the object, not as a
+    # JSON string holding it (what a pre-serialized str would become).
+    from sqlalchemy import select
+
+    from agihub_indexer.store import T
+
+    batch = synthetic.batch(1, 6)
+    _store(engine).write_batch(batch)
+    events, orders = T["chain_events"], T["orders"]
+    with engine.connect() as conn:
+        rows = conn.execute(select(events.c.tx_hash, events.c.log_index, events.c.fields)).all()
+        fields = {f"{tx}:{index}": value for tx, index, value in rows}
+        relays = list(conn.execute(select(orders.c.relays).where(orders.c.relays.is_not(None))).scalars())
+    by_key = {f"{e.tx_hash}:{e.log_index}": e.fields for e in batch.events}
+    assert fields and all(isinstance(value, dict) for value in fields.values())
+    assert fields == by_key
+    assert relays and all(isinstance(value, list) for value in relays)

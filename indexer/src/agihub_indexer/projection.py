@@ -96,11 +96,17 @@ def entity_keys(event: EventRecord) -> tuple[int | None, int | None, str | None]
     return None, None, None
 
 
-def event_row(event: EventRecord) -> Row:
-    """The ``chain_events`` row: the decoded event with its entity keys for lookups and rollback."""
-    order_id, contribution_id, relay = entity_keys(event)
+def event_row(event: EventRecord, keys: tuple[int | None, int | None, str | None] | None = None) -> Row:
+    """The ``chain_events`` row: the decoded event with its entity keys for lookups and rollback.
+
+    ``keys`` is :func:`entity_keys` of the event when the caller already has it.
+    """
+    order_id, contribution_id, relay = keys if keys is not None else entity_keys(event)
     return {
-        **position(event),
+        "chain": event.chain,
+        "block_number": event.block_number,
+        "tx_hash": event.tx_hash,
+        "log_index": event.log_index,
         "block_hash": event.block_hash,
         "contract": event.contract,
         "name": event.name,
@@ -416,13 +422,15 @@ class Projector:
 
     def apply(self, events: Iterable[EventRecord]) -> Projector:
         """Apply ``events`` in order (they must be sorted by position)."""
+        history = self.rows["chain_events"]
         for event in events:
-            self.rows["chain_events"].append(event_row(event))
-            self._route(event)
+            keys = entity_keys(event)  # once per event: the row and the routing both need them
+            history.append(event_row(event, keys))
+            self._route(event, keys)
         return self
 
-    def _route(self, event: EventRecord) -> None:
-        order_id, contribution_id, relay = entity_keys(event)
+    def _route(self, event: EventRecord, keys: tuple[int | None, int | None, str | None]) -> None:
+        order_id, contribution_id, relay = keys
         if order_id is not None:
             self.orders[order_id] = apply_order(self.orders.get(order_id), event, self.rows)
             self.changed["orders"].add(order_id)

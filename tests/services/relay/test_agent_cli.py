@@ -57,3 +57,21 @@ def test_a_bad_chain_key_is_a_config_error(market: Market, monkeypatch: pytest.M
     result = CliRunner().invoke(build_app(), ["relay", "earnings"])
     assert result.exit_code != 0
     assert "AGIHUB_RELAY_CHAIN_KEY is not a valid private key" in str(result.exception)
+
+
+@pytest.mark.parametrize("missing", ["AGIHUB_RELAY_MARKET", "AGIHUB_RELAY_CHAIN_KEY"])
+def test_a_missing_market_or_key_is_named(
+    market: Market, monkeypatch: pytest.MonkeyPatch, missing: str
+) -> None:
+    monkeypatch.delenv(missing)
+    result = CliRunner().invoke(build_app(), ["relay", "earnings"])
+    assert result.exit_code != 0
+    assert f"{missing} is not set" in str(result.exception)
+
+
+def test_options_override_the_settings(market: Market, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGIHUB_RELAY_CHAIN_KEY", "not-a-key")
+    key = market.relay.account.key.hex()
+    result = CliRunner().invoke(build_app(), ["relay", "earnings", "--chain-key", key])
+    assert result.exit_code == 0, result.output
+    assert "total earned: 0 wei" in result.output

@@ -63,6 +63,28 @@ def test_production_refuses_the_dev_key_sqlite_and_a_loopback_url(
         load_settings(RelaySettings)
 
 
+def test_order_agent_settings_keep_their_env_names_and_refuse_dev_keys_in_production(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agihub_services.dev.accounts import DEV_KEYS
+
+    monkeypatch.setenv("AGIHUB_RELAY_RPC_URL", " http://node.example:8545 ")
+    monkeypatch.setenv("AGIHUB_RELAY_MARKET", "0x" + "12" * 20)
+    monkeypatch.setenv("AGIHUB_RELAY_CHAIN_KEY", DEV_KEYS["relay-a"].removeprefix("0x").upper())
+    settings = load_settings(RelaySettings)
+    assert settings.rpc_url == "http://node.example:8545"
+    assert settings.market_address == "0x" + "12" * 20
+    assert DEV_KEYS["relay-a"][2:] not in repr(settings)  # a SecretStr: never printed
+    monkeypatch.setenv("AGIHUB_PRODUCTION", "1")
+    monkeypatch.setenv("AGIHUB_RELAY_DATABASE_URL", "postgresql://relay@db/relay")
+    monkeypatch.setenv("AGIHUB_RELAY_NOSTR_KEY", SecretKey.generate().nsec)
+    monkeypatch.setenv("AGIHUB_RELAY_PUBLIC_URL", "wss://relay.example.org")
+    with pytest.raises(ConfigError, match="AGIHUB_RELAY_CHAIN_KEY: a public development key"):
+        load_settings(RelaySettings)
+    monkeypatch.setenv("AGIHUB_RELAY_CHAIN_KEY", "0x" + "5a" * 32)
+    assert load_settings(RelaySettings).chain_key.get_secret_value() == "0x" + "5a" * 32
+
+
 def test_cli_registers_relay_run(isolated_env: Path) -> None:
     from agihub.cli.main import build_app
 

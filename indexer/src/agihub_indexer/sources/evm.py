@@ -63,6 +63,7 @@ class EvmSource(Source):
             from agihub.errors import ConfigError
 
             raise ConfigError(f"AGIHUB_INDEXER_MARKET_ADDRESS: {exc}") from None
+        self._market_lower = self.market.lower()
         self.rpc = JsonRpcClient(rpc_url, timeout=timeout, transport=transport)
         self._chain: str | None = None
 
@@ -144,24 +145,43 @@ class EvmSource(Source):
     def _events(self, logs: Any, hashes: dict[int, str], start: int, end: int) -> list[EventRecord]:
         if not isinstance(logs, list):
             raise SourceInconsistent(f"eth_getLogs answered a {type(logs).__name__}")
+        # Thousands of logs share a handful of blocks: check each block's number spelling and hash
+        # once, then recognise them by their exact strings (anything else takes the full check).
+        known: dict[tuple[Any, Any], int] = {}
         events = []
         for entry in logs:
-            event = self._event(entry, hashes, start, end)
+            event = self._event(entry, hashes, start, end, known)
             if event is not None:
                 events.append(event)
         events.sort(key=lambda e: (e.block_number, e.log_index))
         return events
 
-    def _event(self, entry: Any, hashes: dict[int, str], start: int, end: int) -> EventRecord | None:
+    @staticmethod
+    def _block_of(
+        entry: dict[str, Any], hashes: dict[int, str], start: int, end: int, known: dict[tuple[Any, Any], int]
+    ) -> tuple[int, str]:
+        spelled = (entry.get("blockNumber"), entry.get("blockHash"))
+        number = known.get(spelled)
+        if number is None:
+            number = _int(spelled[0], "log blockNumber")
+            if not start <= number <= end:
+                raise SourceInconsistent(f"log of block {number} outside the asked range {start}..{end}")
+            block_hash = str(spelled[1] or "").lower()
+            if hashes.get(number) != block_hash:
+                raise SourceInconsistent(f"log of block {number} is on hash {block_hash}, not the header's")
+            known[spelled] = number
+        return number, hashes[number]
+
+    def _event(
+        self, entry: Any, hashes: dict[int, str], start: int, end: int, known: dict[tuple[Any, Any], int]
+    ) -> EventRecord | None:
         if not isinstance(entry, dict):
             raise SourceInconsistent(f"log entry is a {type(entry).__name__}")
-        number = _int(entry.get("blockNumber"), "log blockNumber")
-        if not start <= number <= end:
-            raise SourceInconsistent(f"log of block {number} outside the asked range {start}..{end}")
-        block_hash = str(entry.get("blockHash", "")).lower()
-        if entry.get("removed") or hashes.get(number) != block_hash:
-            raise SourceInconsistent(f"log of block {number} is on hash {block_hash}, not the header's")
-        if _address_or_none(entry.get("address")) != self.market:
+        number, block_hash = self._block_of(entry, hashes, start, end, known)
+        if entry.get("removed"):
+            raise SourceInconsistent(f"log of block {number} is on hash {block_hash} but marked removed")
+        address = entry.get("address")
+        if not isinstance(address, str) or address.lower() != self._market_lower:
             return None  # a node ignoring the address filter: not ours
         decoded = decode_log(entry.get("topics") or [], entry.get("data", "0x"))
         if decoded is None:
@@ -180,13 +200,6 @@ class EvmSource(Source):
             name,
             fields,
         )
-
-
-def _address_or_none(value: Any) -> str | None:
-    try:
-        return _address(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
 
 
 __all__ = ["EvmSource"]

@@ -10,7 +10,8 @@ Spec: https://docs.soliditylang.org/en/latest/abi-spec.html#events
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from Crypto.Hash import keccak
@@ -49,23 +50,21 @@ def event_signature(event: Event) -> str:
 
 @dataclass(frozen=True)
 class EventLayout:
-    """How one event's fields are spread over topics and data."""
+    """How one event's fields are spread over topics and data, with its decoder built once."""
 
     name: str
     topic0: str
     indexed: tuple[Param, ...]
     data: tuple[Param, ...]
+    #: ``(topics, data hex) -> fields``; raises ValueError when the log does not fit the layout.
+    decode: Callable[[list[str], str], dict[str, Any]] = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
 
 
 def _layout(event: Event) -> EventLayout:
     topic0 = "0x" + keccak256(event_signature(event).encode("ascii")).hex()
     indexed = tuple(f for f in event.fields if f.indexed and "evm" in f.chains)
     data = tuple(f for f in event.fields if not f.indexed and "evm" in f.chains)
-    return EventLayout(event.name, topic0, indexed, data)
-
-
-LAYOUTS: dict[str, EventLayout] = {layout.topic0: layout for layout in map(_layout, EVENTS)}
-TOPIC0S: tuple[str, ...] = tuple(LAYOUTS)
+    return EventLayout(event.name, topic0, indexed, data, _decoder(indexed, data))
 
 
 def _word_uint(buf: bytes, at: int) -> int:
@@ -80,19 +79,35 @@ def _address(word: bytes) -> str:
     return checksum_address(bytes(word[12:]))
 
 
+def _bytes32(word: bytes) -> str:
+    return "0x" + word.hex()
+
+
+def _bool(word: bytes) -> bool:
+    value = int.from_bytes(word, "big")
+    if value > 1:
+        raise ValueError(f"bool word holds {value}")
+    return value == 1
+
+
+def _uint(word: bytes) -> int:
+    return int.from_bytes(word, "big")
+
+
+#: Decoders of one 32-byte word per static kind (the only kinds that can be indexed).
+_STATIC: dict[str, Callable[[bytes], Any]] = {
+    "uint": _uint,
+    "address": _address,
+    "bytes32": _bytes32,
+    "bool": _bool,
+}
+
+
 def _static(kind: str, word: bytes) -> Any:
-    if kind == "uint":
-        return int.from_bytes(word, "big")
-    if kind == "address":
-        return _address(word)
-    if kind == "bytes32":
-        return "0x" + word.hex()
-    if kind == "bool":
-        value = int.from_bytes(word, "big")
-        if value > 1:
-            raise ValueError(f"bool word holds {value}")
-        return value == 1
-    raise ValueError(f"kind {kind!r} cannot be indexed or static")
+    decoder = _STATIC.get(kind)
+    if decoder is None:
+        raise ValueError(f"kind {kind!r} cannot be indexed or static")
+    return decoder(word)
 
 
 def _dynamic(kind: str, buf: bytes, offset: int) -> Any:
@@ -114,17 +129,41 @@ def _dynamic(kind: str, buf: bytes, offset: int) -> Any:
 _DYNAMIC = frozenset({"string", "address_list"})
 
 
-def _decode_data(layout: EventLayout, buf: bytes) -> dict[str, Any]:
-    if len(buf) < WORD * len(layout.data):
-        raise ValueError(f"data has {len(buf)} bytes, the head alone needs {WORD * len(layout.data)}")
-    out: dict[str, Any] = {}
-    for i, param in enumerate(layout.data):
-        head = buf[i * WORD : (i + 1) * WORD]
-        if param.kind in _DYNAMIC:
-            out[param.name] = _dynamic(param.kind, buf, int.from_bytes(head, "big"))
-        else:
-            out[param.name] = _static(param.kind, head)
-    return out
+def _decoder(
+    indexed: tuple[Param, ...], data: tuple[Param, ...]
+) -> Callable[[list[str], str], dict[str, Any]]:
+    """A decoder specialised to one layout: the kind dispatch is resolved here, once, not per log.
+
+    A backfill decodes every market log, so the per-log path is a flat loop over prepared
+    ``(name, decoder)`` pairs (see the indexer benchmark, ``tests/benchmarks/bench_indexer.py``).
+    """
+    topic_fields = tuple((p.name, _STATIC[p.kind]) for p in indexed)
+    data_fields = tuple(
+        (p.name, p.kind in _DYNAMIC, p.kind if p.kind in _DYNAMIC else _STATIC[p.kind]) for p in data
+    )
+    n_topics, head = 1 + len(indexed), WORD * len(data)
+
+    def decode(topics: list[str], hex_data: str) -> dict[str, Any]:
+        if len(topics) != n_topics:
+            raise ValueError(f"{len(topics)} topics, expected {n_topics}")
+        fields: dict[str, Any] = {}
+        for (name, word_decoder), topic in zip(topic_fields, topics[1:]):  # noqa: B905 - lengths checked
+            fields[name] = word_decoder(_topic_bytes(topic))
+        buf = _hex_bytes(hex_data)
+        if len(buf) < head:
+            raise ValueError(f"data has {len(buf)} bytes, the head alone needs {head}")
+        at = 0
+        for name, is_dynamic, how in data_fields:
+            word = buf[at : at + WORD]
+            fields[name] = _dynamic(how, buf, int.from_bytes(word, "big")) if is_dynamic else how(word)
+            at += WORD
+        return fields
+
+    return decode
+
+
+LAYOUTS: dict[str, EventLayout] = {layout.topic0: layout for layout in map(_layout, EVENTS)}
+TOPIC0S: tuple[str, ...] = tuple(LAYOUTS)
 
 
 def decode_log(topics: list[str], data: str) -> tuple[str, dict[str, Any]] | None:
@@ -134,16 +173,12 @@ def decode_log(topics: list[str], data: str) -> tuple[str, dict[str, Any]] | Non
     """
     if not topics:
         return None
-    layout = LAYOUTS.get(topics[0].lower())
+    topic0 = topics[0]
+    layout = LAYOUTS.get(topic0) or (LAYOUTS.get(topic0.lower()) if isinstance(topic0, str) else None)
     if layout is None:
         return None
     try:
-        if len(topics) != 1 + len(layout.indexed):
-            raise ValueError(f"{len(topics)} topics, expected {1 + len(layout.indexed)}")
-        fields = {
-            p.name: _static(p.kind, _topic_bytes(t)) for p, t in zip(layout.indexed, topics[1:], strict=True)
-        }
-        fields.update(_decode_data(layout, _hex_bytes(data)))
+        fields = layout.decode(topics, data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedEvent(f"{layout.name} log does not match the catalogue: {exc}") from None
     return layout.name, fields
@@ -156,7 +191,7 @@ def _hex_bytes(value: str) -> bytes:
 
 
 def _topic_bytes(topic: str) -> bytes:
+    if isinstance(topic, str) and len(topic) == 2 + 2 * WORD and topic.startswith("0x"):
+        return bytes.fromhex(topic[2:])
     raw = _hex_bytes(topic)
-    if len(raw) != WORD:
-        raise ValueError(f"topic of {len(raw)} bytes")
-    return raw
+    raise ValueError(f"topic of {len(raw)} bytes")

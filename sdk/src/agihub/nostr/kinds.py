@@ -69,12 +69,23 @@ def model_version(
     return event
 
 
-def relay_offer(key: SecretKey, endpoint: str, model_roots: list[str], price: int | None = None) -> Event:
-    """Sign the relay's offer (kind 31338): where it is, which models it holds, at what price."""
+def relay_offer(
+    key: SecretKey,
+    endpoint: str,
+    model_roots: list[str],
+    price: int | None = None,
+    *,
+    created_at: int | None = None,
+) -> Event:
+    """Sign the relay's offer (kind 31338): where it is, which models it holds, at what price.
+
+    ``created_at`` (default: now) lets a relay that republishes within one second keep its offers
+    strictly increasing, so the newest one wins replacement (NIP-01 breaks ties by the lower id).
+    """
     tags = [["d", key.public_key.hex], ["endpoint", endpoint]]
     tags += [["m", root] for root in model_roots]
     tags += [["price", str(price)]] if price is not None else []
-    event = sign_event(key, RELAY_OFFER, "", tags)
+    event = sign_event(key, RELAY_OFFER, "", tags, created_at=created_at)
     validate_agihub_event(event)
     return event
 

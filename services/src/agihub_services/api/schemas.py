@@ -41,6 +41,17 @@ def normalize_hash(value: str) -> str:
 Address = Annotated[str, Field(pattern=ADDRESS_PATTERN), AfterValidator(normalize_address)]
 Hash32 = Annotated[str, Field(pattern=HASH_PATTERN), AfterValidator(normalize_hash)]
 
+NOSTR_KEY_PATTERN = r"^(0x)?[0-9a-fA-F]{64}$"
+
+
+def normalize_nostr_key(value: str) -> str:
+    """A Nostr pubkey as events spell it: 64 lower-case hex, no ``0x``."""
+    return value.lower().removeprefix("0x")
+
+
+NostrKey = Annotated[str, Field(pattern=NOSTR_KEY_PATTERN), AfterValidator(normalize_nostr_key)]
+NostrKeyQuery = Annotated[NostrKey | None, Query(description="Nostr pubkey, 64 hex (0x optional)")]
+
 ChainPath = Annotated[str, Path(pattern=CHAIN_PATTERN, description="chain id, e.g. `evm:31337`")]
 ChainQuery = Annotated[
     str | None, Query(pattern=CHAIN_PATTERN, description="only this chain, e.g. `evm:31337`")
@@ -132,6 +143,49 @@ class Delivery(BaseModel):
     outcome: str
 
 
+class OfferRef(BaseModel):
+    """A relay's current offer (Nostr kind 31338, signed by the relay's key), read from relays."""
+
+    #: The relay's Nostr pubkey (64 hex).
+    pubkey: str
+    endpoint: str
+    #: Price per GiB in the chain's smallest unit, decimal (None: the relay names none).
+    price: str | None
+    created_at: int
+    event_id: str
+
+
+class RelayOffer(OfferRef):
+    #: Roots of the models the relay holds shards of (64 hex).
+    models: list[str]
+
+
+class ModelCard(BaseModel):
+    """A model-version announcement (Nostr kind 31337) for a root, as signed by ``publisher``.
+
+    Anyone can announce any root: compare ``publisher`` with the key you trust.
+    """
+
+    publisher: str
+    name: str
+    parent_root: str | None
+    #: Decimal strings, as announced.
+    size: str | None
+    shards: str | None
+    topics: list[str]
+    #: The announcement's content (the manifest metadata) when it is a JSON object, else {}.
+    metadata: dict[str, Any]
+    created_at: int
+    event_id: str
+
+
+class AnnouncedModel(ModelCard):
+    """A model-version announcement read from relays, whether or not the root is registered on chain."""
+
+    #: The announced root, 64 hex (no ``0x``, as in the event's ``d`` tag).
+    model_root: str
+
+
 class Relay(BaseModel):
     chain: str
     address: str
@@ -140,6 +194,8 @@ class Relay(BaseModel):
     registered: bool
     registered_block: int | None
     updated_block: int
+    #: The relay's current offer, when discovery has read one signed by its registered Nostr key.
+    offer: RelayOffer | None = None
 
 
 class RelayDetail(Relay):
@@ -154,6 +210,10 @@ class Model(BaseModel):
     contribution_id: int
     contributor: str
     block_number: int
+    #: Announcements of this root (kind 31337), newest first.
+    cards: list[ModelCard] = []
+    #: Relays whose current offer (kind 31338) names this root, by pubkey.
+    offers: list[OfferRef] = []
 
 
 class ModelDetail(Model):

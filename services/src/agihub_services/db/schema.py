@@ -381,6 +381,60 @@ class RelayAgentOrder(Base):
     updated_at: Mapped[int] = mapped_column(BigInteger)
 
 
+# --- discovery (agihub_services.discovery): agihub Nostr events read from relays ----------------------
+# Model-version announcements (kind 31337) and relay offers (kind 31338) in the shared database, so the
+# API can show model cards and who offers what. Keys are those of NIP-01 addressable events, and only
+# the newest event per key is kept (created_at, then the lower id). Roots and pubkeys are bare hex,
+# as in the events; ``raw`` is the signed event, so anyone can re-verify a row.
+
+
+class DiscoveredModelVersion(Base):
+    """The newest model-version announcement (kind 31337) of one publisher for one model root."""
+
+    __tablename__ = "discovery_model_versions"
+    __table_args__ = (Index("ix_discovery_model_versions_root", "model_root", "created_at"),)
+
+    publisher: Mapped[str] = mapped_column(HEX64, primary_key=True)
+    model_root: Mapped[str] = mapped_column(HEX64, primary_key=True)
+    event_id: Mapped[str] = mapped_column(HEX64)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(Text)
+    parent_root: Mapped[str | None] = mapped_column(HEX64, nullable=True)
+    #: Decimal text: the ``size`` tag is an unbounded decimal integer.
+    size: Mapped[str | None] = mapped_column(String(78), nullable=True)
+    shards: Mapped[str | None] = mapped_column(String(78), nullable=True)
+    topics: Mapped[list[str]] = mapped_column(JSON)
+    #: The event's content: the manifest metadata (JSON text, free form).
+    content: Mapped[str] = mapped_column(Text)
+    #: The relay the event was last read from.
+    relay_url: Mapped[str] = mapped_column(Text)
+    raw: Mapped[str] = mapped_column(Text)
+
+
+class DiscoveredRelayOffer(Base):
+    """A relay's newest offer (kind 31338): endpoint and price; its models are in the next table."""
+
+    __tablename__ = "discovery_relay_offers"
+
+    pubkey: Mapped[str] = mapped_column(HEX64, primary_key=True)
+    event_id: Mapped[str] = mapped_column(HEX64)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    endpoint: Mapped[str] = mapped_column(Text)
+    price: Mapped[str | None] = mapped_column(String(78), nullable=True)
+    relay_url: Mapped[str] = mapped_column(Text)
+    raw: Mapped[str] = mapped_column(Text)
+
+
+class DiscoveredOfferModel(Base):
+    """One model root a relay's current offer names (replaced with the offer)."""
+
+    __tablename__ = "discovery_offer_models"
+    __table_args__ = (Index("ix_discovery_offer_models_root", "model_root"),)
+
+    pubkey: Mapped[str] = mapped_column(HEX64, primary_key=True)
+    model_root: Mapped[str] = mapped_column(HEX64, primary_key=True)
+
+
 # --- shard placement (agihub_worker) ---------------------------------------------------------------
 # What the workers know about the models they placed: the signed manifest, where each shard lives,
 # precomputed audit challenges and every audit's outcome.

@@ -3,10 +3,9 @@
 Plain logic, no server: the CLI (``agihub relay agent``) runs :meth:`OrderAgent.run` beside the relay
 node, sharing its database and blob directory.
 
-Which models does the relay hold? A publisher uploads ``manifest.json`` with the shards. The agent
-scans the blob store for blobs that parse as a signed agihub manifest
-(:func:`agihub.storage.parse_manifest`: canonical form, BIP-340 signature, consistency) and indexes
-``model_root -> shards present here``. An order for a model without a local shard is DECLINED.
+Which models does the relay hold? The rule in :mod:`agihub_services.relay.holdings` (a signed
+manifest blob plus at least one of its shards), the same one the relay's offer (kind 31338)
+advertises. An order for a model without a local shard is DECLINED.
 
 Per order (all steps idempotent: each re-reads the order on chain before acting):
 
@@ -36,18 +35,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
 from agihub.chain.base import Order
 from agihub.chain.catalog import OrderState
 from agihub.chain.commitment import key_commit
 from agihub.chain.errors import ContractError
 from agihub.chain.evm import EvmChain
 from agihub.errors import ChainError, StorageError
-from agihub.storage import SignedManifest, parse_manifest
 from agihub.storage.crypto import seal_delivery
-from agihub.storage.manifest import MAX_MANIFEST_SIZE
-from agihub_services.db.schema import RelayBlob
 from agihub_services.relay.agent_store import (
     DECLINED,
     EXPIRED,
@@ -60,20 +54,9 @@ from agihub_services.relay.agent_store import (
     AgentStore,
 )
 from agihub_services.relay.blobs import BlobStore
+from agihub_services.relay.holdings import HeldShard, ModelIndex
 
 log = logging.getLogger(__name__)
-
-#: Manifests are JSON objects; blobs not starting with this byte are skipped without parsing.
-_JSON_START = b"{"
-
-
-@dataclass(frozen=True)
-class HeldShard:
-    """A shard of a model that this relay's blob store holds."""
-
-    index: int
-    sha256: str
-    size: int
 
 
 @dataclass(frozen=True)
@@ -108,7 +91,7 @@ class OrderAgent:
         self.store = AgentStore(blobs.engine, chain.contract.address)
         self._next_block = chain.start_block
         self._models: dict[bytes, list[HeldShard]] = {}
-        self._manifests: dict[str, SignedManifest | None] = {}
+        self._index = ModelIndex(blobs)
         self._retry: set[int] = set()
 
     @property
@@ -125,41 +108,9 @@ class OrderAgent:
         return send(nostr_pubkey, endpoint).tx_hash
 
     def index_models(self) -> dict[bytes, list[HeldShard]]:
-        """Rescan the blob store: model_root -> shards held here, in index order."""
-        with self.blobs.engine.connect() as conn:
-            rows = conn.execute(select(RelayBlob.sha256, RelayBlob.size)).all()
-        present = {row.sha256 for row in rows}
-        models: dict[bytes, list[HeldShard]] = {}
-        for row in rows:
-            if row.size > MAX_MANIFEST_SIZE:
-                continue
-            signed = self._manifest_at(row.sha256)
-            if signed is None:
-                continue
-            held = [
-                HeldShard(s.index, s.sha256, s.size) for s in signed.manifest.shards if s.sha256 in present
-            ]
-            if held:
-                models[signed.model_root] = sorted(held, key=lambda s: s.index)
-        self._models = models
-        return models
-
-    def _manifest_at(self, sha256: str) -> SignedManifest | None:
-        # Blobs are content-addressed, so a blob's verdict never changes: parse each one once.
-        if sha256 not in self._manifests:
-            self._manifests[sha256] = self._parse_manifest(sha256)
-        return self._manifests[sha256]
-
-    def _parse_manifest(self, sha256: str) -> SignedManifest | None:
-        path = self.blobs.path(sha256)
-        try:
-            with path.open("rb") as f:
-                if f.read(1) != _JSON_START:
-                    return None
-            return parse_manifest(path.read_bytes())
-        except (OSError, StorageError) as exc:
-            log.debug("blob %s is not a usable manifest: %s", sha256, exc)
-            return None
+        """Rescan the blob store: model_root -> shards held here, in index order (see holdings.py)."""
+        self._models = self._index.scan()
+        return self._models
 
     # -- the loop ---------------------------------------------------------------------------------
     def new_orders(self) -> list[int]:

@@ -1,8 +1,9 @@
 """``agihub relay agent`` and ``agihub relay earnings``: thin adapters around :class:`OrderAgent`.
 
-The chain account and market come from options or ``AGIHUB_RELAY_RPC_URL``, ``AGIHUB_RELAY_MARKET``
-and ``AGIHUB_RELAY_CHAIN_KEY`` (the relay's EVM private key, hex). The agent shares the relay node's
-database and blob directory (``RelaySettings``), so run it on the relay's host.
+The chain account and market are :class:`RelaySettings` fields (``AGIHUB_RELAY_RPC_URL``,
+``AGIHUB_RELAY_MARKET``, ``AGIHUB_RELAY_CHAIN_KEY``: the relay's EVM private key, hex); the command's
+options override them. The agent shares the relay node's database and blob directory, so run it on
+the relay's host.
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ from agihub_services.relay.settings import RelaySettings
 log = logging.getLogger(__name__)
 WEI_PER_ETH = 10**18
 
-RPC = typer.Option(..., envvar="AGIHUB_RELAY_RPC_URL", help="EVM JSON-RPC URL")
-MARKET = typer.Option(..., envvar="AGIHUB_RELAY_MARKET", help="market contract address")
-KEY = typer.Option(..., envvar="AGIHUB_RELAY_CHAIN_KEY", help="the relay's EVM private key (hex)")
+RPC = typer.Option(None, help="EVM JSON-RPC URL (AGIHUB_RELAY_RPC_URL)")
+MARKET = typer.Option(None, help="market contract address (AGIHUB_RELAY_MARKET)")
+KEY = typer.Option(None, help="the relay's EVM private key, hex (AGIHUB_RELAY_CHAIN_KEY)")
 START = typer.Option(0, help="first block to scan for orders (the market's deployment block)")
 
 
@@ -40,19 +41,33 @@ def _connect(rpc_url: str) -> Web3:
     return connect(rpc_url)
 
 
-def build_agent(
-    rpc_url: str, market: str, chain_key: str, start_block: int
-) -> tuple[OrderAgent, RelaySettings]:
-    """An agent on the relay's own database and blob store, signing with ``chain_key``."""
+def agent_settings(
+    rpc_url: str | None = None, market: str | None = None, chain_key: str | None = None
+) -> RelaySettings:
+    """``RelaySettings`` from the environment and ``.env``, with the command's options on top."""
     apply_env_file()
-    settings = load_settings(RelaySettings)
+    overrides = {"rpc_url": rpc_url, "market_address": market, "chain_key": chain_key}
+    settings = load_settings(RelaySettings, **{k: v for k, v in overrides.items() if v is not None})
+    if not settings.market_address:
+        raise ConfigError("AGIHUB_RELAY_MARKET is not set: the market contract's address (or --market)")
+    if not settings.chain_key.get_secret_value():
+        raise ConfigError("AGIHUB_RELAY_CHAIN_KEY is not set: the relay's EVM private key (or --chain-key)")
+    return settings
+
+
+def build_agent(
+    rpc_url: str | None, market: str | None, chain_key: str | None, start_block: int
+) -> tuple[OrderAgent, RelaySettings]:
+    """An agent on the relay's own database and blob store, signing with the relay's chain key."""
+    settings = agent_settings(rpc_url, market, chain_key)
     url = settings.effective_relay_database_url
     migrate.upgrade(url)
     try:
-        account: Any = Account.from_key(chain_key)
+        account: Any = Account.from_key(settings.chain_key.get_secret_value())
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"AGIHUB_RELAY_CHAIN_KEY is not a valid private key: {exc}") from None
-    chain = EvmChain(_connect(rpc_url), market, compile_market().abi, account, start_block=start_block)
+    w3 = _connect(settings.rpc_url)
+    chain = EvmChain(w3, settings.market_address, compile_market().abi, account, start_block=start_block)
     blobs = BlobStore(
         settings.effective_blob_dir,
         make_engine(url),
@@ -67,9 +82,9 @@ def register_commands(relay_app: typer.Typer) -> None:
 
     @relay_app.command("agent")
     def agent_command(
-        rpc_url: str = RPC,
-        market: str = MARKET,
-        chain_key: str = KEY,
+        rpc_url: str | None = RPC,
+        market: str | None = MARKET,
+        chain_key: str | None = KEY,
         start_block: int = START,
         interval: float = typer.Option(5.0, min=0.1, help="seconds between polls"),
         once: bool = typer.Option(False, help="poll once and exit"),
@@ -87,7 +102,10 @@ def register_commands(relay_app: typer.Typer) -> None:
 
     @relay_app.command("earnings")
     def earnings_command(
-        rpc_url: str = RPC, market: str = MARKET, chain_key: str = KEY, start_block: int = START
+        rpc_url: str | None = RPC,
+        market: str | None = MARKET,
+        chain_key: str | None = KEY,
+        start_block: int = START,
     ) -> None:
         """What this relay earned per order, in total, and its unwithdrawn credits."""
         agent, _ = build_agent(rpc_url, market, chain_key, start_block)

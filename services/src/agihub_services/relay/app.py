@@ -19,6 +19,7 @@ from agihub_services.db import migrate
 from agihub_services.db.engine import make_engine
 from agihub_services.relay import delivery, http, stream
 from agihub_services.relay.blobs import BlobStore
+from agihub_services.relay.offer import OfferPublisher, OfferRefresher
 from agihub_services.relay.ratelimit import RateLimiter
 from agihub_services.relay.settings import RelaySettings
 from agihub_services.relay.store import EventStore
@@ -103,12 +104,18 @@ def create_app(settings: RelaySettings, *, migrate_database: bool = True) -> Sta
         max_blob_bytes=settings.max_blob_bytes,
     )
 
+    offers = OfferRefresher(
+        OfferPublisher(settings, store, blobs), on_publish=lambda ev: hub.broadcast(ev, ev.to_json())
+    )
+
     async def nostr(websocket: WebSocket) -> None:
         await serve_connection(hub, websocket)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await offers.start()  # the relay's own offer (kind 31338), republished when its held models change
         yield
+        await offers.aclose()
         await hub.writer.aclose()
         engine.dispose()
 
@@ -133,6 +140,7 @@ def create_app(settings: RelaySettings, *, migrate_database: bool = True) -> Sta
     app.state.settings = settings
     app.state.hub = hub
     app.state.blobs = blobs
+    app.state.offers = offers
     app.state.pubkey = SecretKey.parse(settings.nostr_key).public_key.hex
     app.state.pubkey_limiter = hub.pubkey_limiter
     return app

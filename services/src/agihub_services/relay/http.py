@@ -112,6 +112,7 @@ async def upload(request: Request) -> Response:
     except BlobError as exc:
         return error_response(exc.status, exc.code, exc.message)
     log.info("stored blob %s (%d bytes) for %s", sha256, size, token.pubkey)
+    request.app.state.offers.poke()  # a manifest or shard may change the models the relay offers
     return JSONResponse(info.descriptor(str(request.base_url)), status_code=201)
 
 
@@ -135,6 +136,7 @@ async def delete_blob(request: Request) -> Response:
         return error_response(401, "unauthorized", str(exc))
     except BlobError as exc:
         return error_response(exc.status, exc.code, exc.message)
+    request.app.state.offers.poke()
     return JSONResponse({"deleted": sha256})
 
 

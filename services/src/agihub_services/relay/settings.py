@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from agihub_services.config import CommonSettings
+from agihub.nostr.event import is_hex64
+from agihub_services.config import KNOWN_DEV_KEYS, CommonSettings
 
 # A well-known test key (BIP-340 test vector 0's secret key, 0x...03): anyone can sign as it, so a
 # production relay must not identify itself with it.
@@ -72,10 +73,34 @@ class RelaySettings(CommonSettings):
     rate_per_pubkey: float = Field(50.0, gt=0)
     burst_per_pubkey: int = Field(100, ge=1)
 
-    @field_validator("relay_database_url")
+    # --- relay offer (kind 31338, signed with nostr_key; see holdings.py) --------------------------
+    #: Price per GiB in the chain's smallest unit, advertised in the offer's ``price`` tag (unset: none).
+    price: int | None = Field(None, ge=0)
+    #: Model roots (64 hex, JSON list) offered besides those the blob store holds, e.g. shards this
+    #: operator serves from another store; the relay cannot check these, so list only what you hold.
+    offer_models: list[str] = Field(default_factory=list)
+
+    # --- order agent (agihub relay agent / earnings) ----------------------------------------------
+    #: EVM JSON-RPC endpoint of the chain the market lives on.
+    rpc_url: str = "http://127.0.0.1:8545"
+    #: The market contract's address (env ``AGIHUB_RELAY_MARKET``).
+    market_address: str = Field("", validation_alias="AGIHUB_RELAY_MARKET")
+    #: The relay's EVM private key (hex); the agent signs take/reveal/settle with it.
+    chain_key: SecretStr = SecretStr("")
+
+    @field_validator("relay_database_url", "rpc_url", "market_address")
     @classmethod
     def _strip_url(cls, value: str) -> str:
         return value.strip()
+
+    @field_validator("offer_models")
+    @classmethod
+    def _check_roots(cls, value: list[str]) -> list[str]:
+        roots = [root.strip().lower().removeprefix("0x") for root in value]
+        for root in roots:
+            if not is_hex64(root):
+                raise ValueError(f"{root!r} is not a model root (64 hex characters)")
+        return sorted(set(roots))
 
     @property
     def relay_dir(self) -> Path:
@@ -99,4 +124,12 @@ class RelaySettings(CommonSettings):
             problems.append("AGIHUB_RELAY_NOSTR_KEY: the dev key is public; generate your own")
         if self.public_url.startswith("ws://127.0.0.1") or self.public_url.startswith("ws://localhost"):
             problems.append("AGIHUB_RELAY_PUBLIC_URL: set the address clients reach this relay at")
+        if _normal_key(self.chain_key.get_secret_value()) in KNOWN_DEV_KEYS:
+            problems.append("AGIHUB_RELAY_CHAIN_KEY: a public development key; set the relay's own key")
         return problems
+
+
+def _normal_key(value: str) -> str:
+    """A hex private key as ``0x`` + lower-case hex (how the dev keys are spelled)."""
+    value = value.strip().lower()
+    return value if value.startswith("0x") else "0x" + value
