@@ -117,6 +117,7 @@ def _run_and_stop(stack: Stack) -> None:
         "worker-1",
         "relay-1",
         "relay-2",
+        "discovery",
         "indexer",
         "api",
     }

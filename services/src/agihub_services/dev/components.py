@@ -77,6 +77,15 @@ def components(settings: DevSettings) -> list[Component]:
         for i in range(1, settings.workers + 1)
     ]
     relays = [relay_component(settings, i, port) for i, port in enumerate(settings.relay_ports(), start=1)]
+    discovery = Component(
+        "discovery",
+        [*cli, "discovery", "run"],
+        env={
+            "AGIHUB_DISCOVERY_RELAYS": json.dumps(
+                [f"ws://{settings.host}:{p}" for p in settings.relay_ports()]
+            )
+        },
+    )
     indexer = Component(
         "indexer",
         [*cli, "indexer", "run"],
@@ -87,7 +96,7 @@ def components(settings: DevSettings) -> list[Component]:
         [*cli, "api", "run", "--host", settings.host, "--port", str(settings.api_port)],
         url=f"http://{settings.host}:{settings.api_port}",
     )
-    return [chain, *workers, *relays, indexer, api]
+    return [chain, *workers, *relays, discovery, indexer, api]
 
 
 def relay_component(settings: DevSettings, number: int, port: int) -> Component:
@@ -150,6 +159,23 @@ def deploy_market(rpc_url: str) -> str:
     from agihub_services.dev.accounts import DEV_KEYS
 
     return deploy(connect(rpc_url), Account.from_key(DEV_KEYS["admin"]), epoch_length=3600)
+
+
+def probe_discovery(database_url: str) -> dict[str, Any]:
+    """Relay offers and model versions discovery has stored (the relays' own offers arrive first)."""
+    from sqlalchemy import func, select
+
+    from agihub_services.db.engine import make_engine
+    from agihub_services.db.schema import DiscoveredModelVersion, DiscoveredRelayOffer
+
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            offers = conn.scalar(select(func.count()).select_from(DiscoveredRelayOffer))
+            versions = conn.scalar(select(func.count()).select_from(DiscoveredModelVersion))
+    finally:
+        engine.dispose()
+    return {"relay_offers": offers, "model_versions": versions}
 
 
 def probe_indexer(database_url: str) -> dict[str, Any]:

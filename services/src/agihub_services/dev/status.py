@@ -75,6 +75,8 @@ def _component(settings: DevSettings, name: str, info: dict[str, Any]) -> Compon
             detail: Any = comp.probe_chain(info["url"])
         elif name == "indexer":
             detail = comp.probe_indexer(settings.effective_database_url)
+        elif name == "discovery":
+            detail = comp.probe_discovery(settings.effective_database_url)
         elif name.startswith("relay-"):
             detail = comp.probe_relay(info["url"])
         elif name == "api":

@@ -146,6 +146,8 @@ class Supervisor:
             return comp.probe_relay(component.url)
         if component.name == "indexer":
             return comp.probe_indexer(self.settings.effective_database_url)
+        if component.name == "discovery":
+            return comp.probe_discovery(self.settings.effective_database_url)
         if component.name == "api":
             body = comp.probe_api(component.url)
             return {"status": body["status"], "database": body["database"]["revision"]}
