@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 PLUGIN_GROUP = "agihub.cli"
 # Builtin command modules of the SDK itself; each exposes ``register(app)``.
-BUILTIN_MODULES: tuple[str, ...] = ("agihub.cli.storage", "agihub.cli.powoc")
+BUILTIN_MODULES: tuple[str, ...] = ("agihub.cli.storage", "agihub.cli.powoc", "agihub.cli.order")
 
 
 def build_app() -> typer.Typer:
