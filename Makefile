@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 EVM_NODE := contracts/evm/node_modules/.package-lock.json
 
 .DEFAULT_GOAL := help
-.PHONY: help install dev demo test test-full test-move bench lint fmt clean constraints
+.PHONY: help install browser dev demo test test-full test-move bench lint fmt clean constraints
 
 help: ## Print one line per target
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -29,6 +29,9 @@ $(STAMP): constraints.txt requirements-dev.txt sdk/pyproject.toml services/pypro
 $(EVM_NODE): contracts/evm/package.json contracts/evm/package-lock.json
 	cd contracts/evm && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
+
+browser: ## Debian's chromium for the wallet-page browser test (apt-get, ~350 MB; not part of `make install`)
+	@test -x /usr/bin/chromium || { apt-get update && apt-get install -y --no-install-recommends chromium; }
 
 dev: install ## Run the local stack (EVM node, SQLite, filesystem broker, workers, API); Ctrl-C stops it
 	$(VENV)/bin/agihub dev

@@ -15,6 +15,7 @@ from agihub_services.api.routes import contributions, earnings, health, live, mo
 from agihub_services.api.settings import ApiSettings
 from agihub_services.config import load_settings
 from agihub_services.db.engine import make_engine
+from agihub_services.web.router import router as web_router
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
@@ -45,4 +46,5 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(contributions.router)
     app.include_router(earnings.router)
     app.include_router(tasks.router)
+    app.include_router(web_router)
     return app
