@@ -285,7 +285,14 @@ def test_agihub_kinds_are_validated(client: TestClient, key: SecretKey) -> None:
             key, kinds.RELAY_OFFER, "", [["d", "cd" * 32], ["endpoint", "wss://r"], ["m", root]]
         )
         assert publish(ws, offer.to_dict())[3] == "invalid: relay offer: d tag must equal the relay's pubkey"
-    assert stored_count(client) == 1
+        head = [["d", "repo"], ["branch", "master"], ["c", root], ["x", "ef" * 32]]
+        broken = sign_event(key, kinds.REPO_HEAD, "", [*head[:2], ["c", "HEAD"], head[3]])
+        assert (
+            publish(ws, broken.to_dict())[3]
+            == "invalid: repository head: c tag must be 64 lower-case hex characters"
+        )
+        assert publish(ws, sign_event(key, kinds.REPO_HEAD, "", head).to_dict())[2] is True
+    assert stored_count(client) == 2
 
 
 def test_binary_frames_get_a_notice(client: TestClient) -> None:

@@ -6,7 +6,7 @@ shards, then announces it with an addressable event on each push relay's websock
 
 | field | value |
 | --- | --- |
-| kind | ``31339`` — proposed "repository head" kind (addressable: the relay keeps the newest per ``(pubkey, kind, d)``) |
+| kind | ``31339`` (``agihub.nostr.kinds.REPO_HEAD``; addressable: the relay keeps the newest per ``(pubkey, kind, d)``) |
 | ``d`` tag | repository name |
 | ``branch`` tag | branch name (``master``) |
 | ``c`` tag | head commit id |
@@ -15,7 +15,7 @@ shards, then announces it with an addressable event on each push relay's websock
 A fetch asks its fetch relays for ``{"kinds":[31339],"authors":[upstream],"#d":[name]}``, keeps the
 newest valid event, and downloads the head blob by its sha256; every commit and manifest it names
 is then checked against its own hash and signature, so a relay can withhold data but not forge it.
-Kind 31339 is not yet in ``agihub.nostr.kinds``; relays accept it as a plain addressable kind.
+Relays check its tags (``agihub.nostr.kinds.validate_agihub_event``) and refuse a malformed head.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from agihub.identity import SecretKey
 from agihub.nostr import kinds
 from agihub.nostr.event import Event, InvalidEvent, parse_event, sign_event
 
-HEAD_KIND = 31339
+HEAD_KIND = kinds.REPO_HEAD
 HEAD_FORMAT = "agigit-head/1"
 TIMEOUT_S = 10.0
 

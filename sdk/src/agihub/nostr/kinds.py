@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 MODEL_VERSION = 31337
 #: A relay offer: ``d`` = the relay's Nostr pubkey hex; published by the relay itself.
 RELAY_OFFER = 31338
+#: A repository head: ``d`` = repository name; ``branch``, ``c`` = head commit id, ``x`` = sha256 of the
+#: head blob listing the branch's commits (written by agigit push, see agihub.agigit.heads).
+REPO_HEAD = 31339
 #: NIP-42 client authentication (never stored).
 AUTH = 22242
 #: Blossom authorization token (BUD-01/02; sent in an HTTP header, never stored).
@@ -45,6 +48,8 @@ def validate_agihub_event(event: Event) -> None:
         _check_model_version(event)
     elif event.kind == RELAY_OFFER:
         _check_relay_offer(event)
+    elif event.kind == REPO_HEAD:
+        _check_repo_head(event)
 
 
 def model_version(
@@ -117,3 +122,13 @@ def _check_sizes(event: Event, *names: str) -> None:
         value = event.first_tag(name)
         if value is not None and not (value.isdigit() and value.isascii()):
             raise InvalidEvent(f"{event.kind}: {name} tag must be a non-negative decimal integer")
+
+
+def _check_repo_head(event: Event) -> None:
+    if not event.first_tag("d"):
+        raise InvalidEvent("repository head: d tag (the repository name) is required")
+    if not event.first_tag("branch"):
+        raise InvalidEvent("repository head: branch tag is required")
+    for name in ("c", "x"):
+        if not is_hex64(event.first_tag(name)):
+            raise InvalidEvent(f"repository head: {name} tag must be 64 lower-case hex characters")
