@@ -192,3 +192,19 @@ def test_repair_rebuilds_exactly_the_lost_shards(tmp_path: Path, key) -> None:  
     rebuilt = rebuild_shards(signed, sources, [0, 2, 4], tmp_path / "rebuilt")
     for i, path in rebuilt.items():
         assert path.read_bytes() == (package / shard_name(i)).read_bytes()
+
+
+def test_a_hanging_relay_costs_one_spare_download_not_its_timeout(tmp_path: Path, pushed) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from tests.worker.transfer_fixtures import stalling_relay
+
+    model, _, signed, placements = pushed
+    with stalling_relay() as staller:
+        holders = {i: ([staller] if i == 0 else urls) for i, urls in placements.items()}
+        started = time.monotonic()
+        report = fetch_package(signed, holders, tmp_path / "w", tmp_path / "out", timeout=30)
+        elapsed = time.monotonic() - started
+    assert (tmp_path / "out").read_bytes() == model.read_bytes()
+    assert 0 not in report.shards and len(report.shards) == 3
+    assert elapsed < 15, f"the fetch waited {elapsed:.1f} s on the hanging relay (its timeout is 30 s)"

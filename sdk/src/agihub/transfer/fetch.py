@@ -1,7 +1,8 @@
 """Download any k shards of a model from the relays holding them, verify, rebuild, verify again.
 
-A few more than k downloads run at once and the slowest are cancelled as soon as k shards have
-arrived, so one slow relay does not set the pace. Every shard is checked against the sha256 in the
+k downloads run at once; when the last ones are late, up to ``extra`` spare downloads are hedged
+and the slowest are cancelled as soon as k shards have arrived, so one slow relay does not set the
+pace. Every shard is checked against the sha256 in the
 signed manifest before it counts; the rebuilt payload is checked chunk by chunk against the manifest
 (and so against the model root) before it is renamed to ``dest``. Shards already verified in
 ``work_dir`` are kept, so a fetch interrupted at any point resumes where it stopped.
@@ -25,6 +26,9 @@ from agihub.transfer.errors import NotEnoughShardsError, RelayFailure
 from agihub.transfer.relays import DEFAULT_TIMEOUT_S, Cancelled, download, http_base
 
 log = logging.getLogger(__name__)
+
+#: Start a spare download when the missing shards take this many times longer than the first one.
+HEDGE_FACTOR = 1.5
 
 #: Called as bytes arrive: (bytes downloaded so far, bytes of k shards, shards verified so far).
 FetchProgress = Callable[[int, int, int], None]
@@ -116,16 +120,7 @@ def fetch_shards(
     state.resume()
     k = state.body.erasure.k
     queue = {i: urls for i, urls in _candidates(manifest, holders).items() if i not in state.done}
-    with ThreadPoolExecutor(max_workers=k + extra) as pool:
-        running: dict[Future[None], tuple[int, str]] = {}
-        while len(state.done) < k:
-            _launch(state, pool, queue, running, k + extra - len(state.done), timeout)
-            if not running:
-                break
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in finished:
-                _settle(state, future, running.pop(future), queue)
-        state.cancel.set()
+    _download_k(state, queue, k, extra, timeout)
     if len(state.done) < k:
         raise NotEnoughShardsError(
             f"only {len(state.done)} of the {k} shards needed could be fetched and verified "
@@ -135,6 +130,35 @@ def fetch_shards(
         )
     paths = {i: state.path(i) for i in state.done}
     return paths, dict(state.done), state.failures, state.bytes
+
+
+def _download_k(state: _Fetch, queue: dict[int, list[str]], k: int, extra: int, timeout: float) -> None:
+    """k downloads at once, plus up to ``extra`` hedged ones once the stragglers are late.
+
+    A spare download starts only when the missing shards take longer than ``HEDGE_FACTOR`` times
+    the first shard did ("hedged requests", Dean and Barroso, The Tail at Scale, CACM 2013): with
+    relays of even speed nothing is fetched twice, and one slow or hanging relay costs one spare
+    download instead of its timeout. A failed download is replaced at once.
+    """
+    pool = ThreadPoolExecutor(max_workers=k + extra)
+    running: dict[Future[None], tuple[int, str]] = {}
+    started, first = time.monotonic(), None
+    try:
+        while len(state.done) < k:
+            late = first is not None and time.monotonic() - started >= HEDGE_FACTOR * first
+            _launch(state, pool, queue, running, k + (extra if late else 0) - len(state.done), timeout)
+            if not running:
+                break
+            until = None if first is None or late else started + HEDGE_FACTOR * first - time.monotonic()
+            finished, _ = wait(running, timeout=until, return_when=FIRST_COMPLETED)
+            for future in finished:
+                job = running.pop(future)
+                _settle(state, future, job, queue)
+                if first is None and job[0] in state.done:
+                    first = time.monotonic() - started
+    finally:
+        state.cancel.set()  # the rest stop at their next block; a hung one at its timeout
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _launch(
