@@ -52,7 +52,10 @@ def run(echo: Echo) -> None:
             supervisor.start()
             indent: Echo = lambda line: echo(f"    {line}")  # noqa: E731
             steps = [
-                ("the local stack is up: chain node, database, worker, two relay nodes, discovery, indexer, API", None),
+                (
+                    "the local stack is up: chain node, database, worker, two relay nodes, discovery, indexer, API",
+                    None,
+                ),
                 *story.STEPS,
             ]
             relay_urls = {
