@@ -42,16 +42,21 @@ def register_package(engine: Engine, package_dir: str | Path) -> SignedManifest:
     return signed
 
 
-def holdings(engine: Engine, model_root: str) -> dict[str, set[int]]:
-    """Healthy copies of a model's shards: relay URL → shard indices it holds."""
+def healthy_placements(engine: Engine, model_root: str) -> list[tuple[int, str, str]]:
+    """Healthy copies of a model's shards as (shard index, relay URL, operator), oldest first."""
     with session_scope(engine) as session:
         rows = session.execute(
-            select(ShardPlacement.relay_url, ShardPlacement.shard_index).where(
-                ShardPlacement.model_root == model_root, ShardPlacement.state == "healthy"
-            )
+            select(ShardPlacement.shard_index, ShardPlacement.relay_url, ShardPlacement.operator)
+            .where(ShardPlacement.model_root == model_root, ShardPlacement.state == "healthy")
+            .order_by(ShardPlacement.shard_index, ShardPlacement.id)
         ).all()
+    return [(index, url, operator) for index, url, operator in rows]
+
+
+def holdings(engine: Engine, model_root: str) -> dict[str, set[int]]:
+    """Healthy copies of a model's shards: relay URL → shard indices it holds."""
     out: dict[str, set[int]] = {}
-    for url, index in rows:
+    for index, url, _ in healthy_placements(engine, model_root):
         out.setdefault(url, set()).add(index)
     return out
 

@@ -16,7 +16,7 @@ from agihub.storage.manifest import SignedManifest, parse_manifest
 from agihub.transfer import Challenge, RelayTarget
 from agihub_services.db.engine import session_scope
 from agihub_services.db.schema import AuditChallenge, AuditResult, Relay, ShardPlacement, StoredPackage
-from agihub_services.packages import register_package
+from agihub_services.packages import healthy_placements, register_package
 
 __all__ = ["register_package"]
 
@@ -61,14 +61,8 @@ def offered_relays(engine: Engine) -> list[RelayTarget]:
 
 def holders(engine: Engine, model_root: str) -> dict[int, list[RelayTarget]]:
     """Healthy placements: shard index → relays holding it."""
-    with session_scope(engine) as session:
-        rows = session.execute(
-            select(ShardPlacement.shard_index, ShardPlacement.relay_url, ShardPlacement.operator)
-            .where(ShardPlacement.model_root == model_root, ShardPlacement.state == HEALTHY)
-            .order_by(ShardPlacement.shard_index, ShardPlacement.id)
-        ).all()
     out: dict[int, list[RelayTarget]] = {}
-    for index, url, operator in rows:
+    for index, url, operator in healthy_placements(engine, model_root):
         out.setdefault(index, []).append(RelayTarget(url, operator))
     return out
 

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from agihub.agigit.errors import CorruptObjectError
 from agihub.identity import IdentityError, PublicKey, SecretKey
-from agihub.storage.manifest import canonical_json
+from agihub.storage.manifest import canonical_json, strict_json
 
 FORMAT = "agigit-commit/1"
 MAX_COMMIT_SIZE = 4 * 1024 * 1024
@@ -98,31 +98,12 @@ def sign_commit(body: CommitBody, key: SecretKey) -> Commit:
     return Commit(commit=body, signature=key.sign(bytes.fromhex(body_id(body))).hex())
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise CorruptObjectError(f"commit repeats the key {key!r}")
-        out[key] = value
-    return out
-
-
-def _no_float(token: str) -> Any:
-    raise CorruptObjectError(f"commit contains the non-integer number {token}")
-
-
 def parse_commit(data: bytes, *, expected_id: str | None = None) -> Commit:
     """Parse commit file bytes; check canonical form, signature and (optionally) the id."""
     if len(data) > MAX_COMMIT_SIZE:
         raise CorruptObjectError(f"commit is {len(data)} bytes; the limit is {MAX_COMMIT_SIZE}")
     try:
-        obj = json.loads(
-            data.decode("ascii"),
-            object_pairs_hook=_no_duplicates,
-            parse_float=_no_float,
-            parse_constant=_no_float,
-        )
-        commit = Commit.model_validate(obj)
+        commit = Commit.model_validate(strict_json(data.decode("ascii"), CorruptObjectError, "commit"))
     except (UnicodeDecodeError, json.JSONDecodeError, ValidationError) as exc:
         raise CorruptObjectError(f"commit is malformed: {' '.join(str(exc).split())[:300]}") from exc
     if commit.to_bytes() != data:

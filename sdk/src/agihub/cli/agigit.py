@@ -21,7 +21,6 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColum
 from agihub.agigit import history, remote, worktree
 from agihub.agigit.errors import UnknownGroupError, UnknownPartError
 from agihub.agigit.repository import DEFAULT_LIMITS, Repository, check_part
-from agihub.errors import AgihubError
 from agihub.identity import PublicKey, SecretKey
 from agihub.storage.cdc import DEFAULT_CDC_CAP
 from agihub.storage.crypto import load_secret
@@ -410,12 +409,9 @@ def genemap_command(
 
 def main(argv: list[str] | None = None) -> int:
     """Run agigit; an :class:`AgihubError` becomes one ``error:`` line and exit status 1."""
-    try:
-        app(args=argv, prog_name="agigit")
-    except AgihubError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        return 1
-    return 0
+    from agihub.cli.main import run
+
+    return run(app, argv, "agigit")
 
 
 if __name__ == "__main__":

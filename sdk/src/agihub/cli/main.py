@@ -51,18 +51,22 @@ def build_app() -> typer.Typer:
     return app
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; an :class:`AgihubError` becomes one line on stderr and exit status 1.
+def run(app: typer.Typer, argv: list[str] | None, prog_name: str) -> int:
+    """Run a command tree; an :class:`AgihubError` becomes one line on stderr and exit status 1.
 
     Usage errors are reported by click itself (exit status 2).
     """
-    app = build_app()
     try:
-        app(args=argv, prog_name="agihub")
+        app(args=argv, prog_name=prog_name)
     except AgihubError as exc:
         typer.echo(f"error: {exc}", err=True)
         return 1
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``agihub`` CLI (see :func:`run`)."""
+    return run(build_app(), argv, "agihub")
 
 
 if __name__ == "__main__":

@@ -237,17 +237,23 @@ def verify_signature(signed: SignedManifest) -> None:
         )
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ManifestError(f"manifest repeats the key {key!r}")
-        out[key] = value
-    return out
+def strict_json(text: str, error: type[Exception], what: str) -> Any:
+    """Parse signed-object JSON, refusing repeated keys and non-integer numbers (each is a second
+    spelling of the same object, so it could hide an edit from a canonical-form check) with
+    ``error("<what> repeats the key …")`` / ``error("<what> contains the non-integer number …")``."""
 
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in out:
+                raise error(f"{what} repeats the key {key!r}")
+            out[key] = value
+        return out
 
-def _no_float(token: str) -> Any:
-    raise ManifestError(f"manifest contains the non-integer number {token}")
+    def no_float(token: str) -> Any:
+        raise error(f"{what} contains the non-integer number {token}")
+
+    return json.loads(text, object_pairs_hook=no_duplicates, parse_float=no_float, parse_constant=no_float)
 
 
 def parse_manifest(data: bytes, *, expected_publisher: str | None = None) -> SignedManifest:
@@ -255,13 +261,7 @@ def parse_manifest(data: bytes, *, expected_publisher: str | None = None) -> Sig
     if len(data) > MAX_MANIFEST_SIZE:
         raise ManifestError(f"manifest is {len(data)} bytes; the limit is {MAX_MANIFEST_SIZE}")
     try:
-        obj = json.loads(
-            data.decode("ascii"),
-            object_pairs_hook=_no_duplicates,
-            parse_float=_no_float,
-            parse_constant=_no_float,
-        )
-        signed = SignedManifest.model_validate(obj)
+        signed = SignedManifest.model_validate(strict_json(data.decode("ascii"), ManifestError, "manifest"))
     except (UnicodeDecodeError, json.JSONDecodeError, ValidationError) as exc:
         raise ManifestError(f"manifest is malformed: {_first_line(exc)}") from exc
     if signed.to_bytes() != data:
