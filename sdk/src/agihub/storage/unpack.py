@@ -16,7 +16,7 @@ import hashlib
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -196,23 +196,33 @@ class _ChunkSink:
 
 
 def _decode_stream(
-    body: ManifestBody, chosen: dict[int, Path], consume: Callable[[bytes | memoryview], None], workers: int
+    body: ManifestBody,
+    chosen: dict[int, Path],
+    consume: Callable[[bytes | memoryview], None],
+    workers: int,
+    known: Mapping[int, bytes],
 ) -> dict[int, bytes]:
-    """Rebuild the stored stream stripe by stripe from ``chosen``; returns each shard file's sha256."""
+    """Rebuild the stored stream stripe by stripe from ``chosen``; returns each shard file's sha256.
+
+    Shards in ``known`` (index → sha256 the caller already checked for that very file) are not
+    hashed again; the others are hashed as they are read.
+    """
     er = body.erasure
     decoder = StripeDecoder(er.k, er.n)
-    hashers = {i: hashlib.sha256() for i in chosen}
+    hashers = {i: hashlib.sha256() for i in chosen if i not in known}
     files = {i: p.open("rb") for i, p in chosen.items()}
     try:
         for i, f in files.items():
-            hashers[i].update(f.read(HEADER_SIZE))
+            header = f.read(HEADER_SIZE)
+            if i in hashers:
+                hashers[i].update(header)
         for blocks in _read_stripes(files, hashers, er.block_size, er.stripes, workers):
             for data_block in decoder.decode(blocks):
                 consume(data_block)
     finally:
         for f in files.values():
             f.close()
-    return {i: h.digest() for i, h in hashers.items()}
+    return {i: known[i] if i in known else hashers[i].digest() for i in chosen}
 
 
 def _read_stripes(
@@ -228,8 +238,8 @@ def _read_stripes(
         out = {i: f.read(block) for i, f in files.items()}
         if any(len(b) != block for b in out.values()):
             raise ShardCorruptError("a shard ended early while it was being read")
-        for i, data in out.items():
-            hashers[i].update(data)
+        for i, hasher in hashers.items():
+            hasher.update(out[i])
         return out
 
     if workers <= 1:
@@ -319,22 +329,33 @@ def unpack(
     *,
     version_key: bytes | None = None,
     workers: int = 1,
+    verified: Mapping[str | os.PathLike[str], str] | None = None,
 ) -> list[ShardStatus]:
     """Rebuild the payload at ``dest`` from any k good shards (atomic; nothing partial on error).
 
     For a thin data package (``reuse`` set) ``dest`` receives the chunks the package carries, back
     to back; :func:`assemble_data` then builds the whole file with the base packages' chunks.
+
+    ``verified`` maps shard files whose whole-file sha256 the caller has just checked (a fetch hashes
+    every shard as it arrives) to that sha256; those are not hashed a second time. Every chunk of
+    the rebuilt payload is still checked against the manifest.
     """
     body = signed.manifest
     cipher = _cipher_for(body, version_key)
     usable, statuses = _inspect(body, shard_paths)
+    trusted = {Path(path): digest for path, digest in (verified or {}).items()}
     dest_path = Path(dest)
     _prepare_dest(dest_path)
     for chosen in _attempt_rounds(body, usable, statuses):
         fd, tmp_name = tempfile.mkstemp(prefix=f".{dest_path.name}.", suffix=".part", dir=dest_path.parent)
         tmp = Path(tmp_name)
         try:
-            failure, digests = _try_rebuild(body, chosen, os.fdopen(fd, "wb"), cipher, workers)
+            known = {
+                i: bytes.fromhex(trusted[path])
+                for i, path in chosen.items()
+                if trusted.get(path) == body.shards[i].sha256
+            }
+            failure, digests = _try_rebuild(body, chosen, os.fdopen(fd, "wb"), cipher, workers, known)
             if _exclude_bad(body, chosen, digests, usable, statuses):
                 continue
             if failure is not None:
@@ -347,13 +368,18 @@ def unpack(
 
 
 def _try_rebuild(
-    body: ManifestBody, chosen: dict[int, Path], out: BinaryIO, cipher: SegmentCipher | None, workers: int
+    body: ManifestBody,
+    chosen: dict[int, Path],
+    out: BinaryIO,
+    cipher: SegmentCipher | None,
+    workers: int,
+    known: Mapping[int, bytes],
 ) -> tuple[StorageError | None, dict[int, bytes] | None]:
     """One rebuild attempt; a content failure is returned (not raised) so shards can be re-checked."""
     with out:
         sink = _ChunkSink(body, out, cipher)
         try:
-            digests = _decode_stream(body, chosen, sink.feed, workers)
+            digests = _decode_stream(body, chosen, sink.feed, workers, known)
             sink.finish()
         except (IntegrityError, DecryptionError, ShardCorruptError) as exc:
             return exc, None
@@ -586,3 +612,26 @@ def _chunk_bytes(
     offset, _ = offsets[sha256]
     handles[mid].seek(offset)
     return handles[mid].read(length)
+
+
+def rebuild_sink(
+    signed: SignedManifest, dest: str | os.PathLike[str], out: BinaryIO, version_key: bytes | None = None
+) -> Callable[[bytes | memoryview | None], None]:
+    """A consumer of the rebuilt stored stream for callers that read the stripes themselves.
+
+    A fetch rebuilds while its shards are still arriving (:mod:`agihub.transfer.stream`); it feeds
+    the decoded data blocks in stream order and finally ``None``. Every chunk is checked against
+    the manifest and written (decrypted when private) to ``out``; :class:`IntegrityError` on the
+    first chunk that differs, or at ``None`` when chunks are missing. ``dest`` is checked the way
+    :func:`unpack` checks it; the caller renames ``out`` into place.
+    """
+    _prepare_dest(Path(dest))
+    sink = _ChunkSink(signed.manifest, out, _cipher_for(signed.manifest, version_key))
+
+    def consume(data: bytes | memoryview | None) -> None:
+        if data is None:
+            sink.finish()
+        else:
+            sink.feed(data)
+
+    return consume

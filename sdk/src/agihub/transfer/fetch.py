@@ -19,11 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agihub.blobs import sha256_file
+from agihub.storage.errors import StorageError
 from agihub.storage.manifest import SignedManifest, verify_signature
 from agihub.storage.package import shard_name
 from agihub.storage.unpack import unpack
 from agihub.transfer.errors import NotEnoughShardsError, RelayFailure
 from agihub.transfer.relays import DEFAULT_TIMEOUT_S, Cancelled, download, http_base
+from agihub.transfer.stream import StreamRebuild
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,8 @@ class FetchReport:
     bytes_downloaded: int
     seconds: float
     failures: dict[str, str] = field(default_factory=dict)
+    #: True when the payload was rebuilt while the shards arrived, False when after them
+    streamed: bool = False
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -51,6 +55,7 @@ class FetchReport:
             "bytes_downloaded": self.bytes_downloaded,
             "seconds": round(self.seconds, 3),
             "failures": self.failures,
+            "streamed": self.streamed,
         }
 
 
@@ -70,8 +75,15 @@ def _candidates(
 class _Fetch:
     """The state of one fetch: which shards are verified, what is in flight, what failed."""
 
-    def __init__(self, manifest: SignedManifest, work_dir: Path, progress: FetchProgress | None) -> None:
+    def __init__(
+        self,
+        manifest: SignedManifest,
+        work_dir: Path,
+        progress: FetchProgress | None,
+        stream: StreamRebuild | None = None,
+    ) -> None:
         self.body = manifest.manifest
+        self.stream = stream
         self.work_dir = work_dir
         self.progress = progress
         self.cancel = threading.Event()
@@ -98,10 +110,24 @@ class _Fetch:
                 self.progress(self.bytes, self.goal, len(self.done))
 
     def get(self, index: int, url: str, timeout: float) -> None:
-        shard = self.body.shards[index]
-        download(
-            url, shard.sha256, self.path(index), cancel=self.cancel, on_bytes=self.on_bytes, timeout=timeout
-        )
+        shard, stream = self.body.shards[index], self.stream
+        watch = None if stream is None else (lambda tmp, written: stream.progress(index, tmp, written))
+        try:
+            path = download(
+                url,
+                shard.sha256,
+                self.path(index),
+                cancel=self.cancel,
+                on_bytes=self.on_bytes,
+                timeout=timeout,
+                watch=watch,
+            )
+        except BaseException:
+            if stream is not None:
+                stream.failed(index)
+            raise
+        if stream is not None:
+            stream.completed(index, path)
 
 
 def fetch_shards(
@@ -112,14 +138,23 @@ def fetch_shards(
     extra: int = 1,
     timeout: float = DEFAULT_TIMEOUT_S,
     progress: FetchProgress | None = None,
+    stream: StreamRebuild | None = None,
 ) -> tuple[dict[int, Path], dict[int, str], dict[str, str], int]:
-    """Download and verify k shards into ``work_dir``; returns (paths, sources, failures, bytes)."""
+    """Download and verify k shards into ``work_dir``; returns (paths, sources, failures, bytes).
+
+    ``stream``, if given, is told which k shards the fetch starts with and follows them.
+    """
     verify_signature(manifest)
-    state = _Fetch(manifest, Path(work_dir), progress)
+    state = _Fetch(manifest, Path(work_dir), progress, stream)
     state.work_dir.mkdir(parents=True, exist_ok=True)
     state.resume()
     k = state.body.erasure.k
     queue = {i: urls for i, urls in _candidates(manifest, holders).items() if i not in state.done}
+    if stream is not None:
+        # the shards _launch starts with: those already here, then the queue in its order
+        first = [*sorted(state.done), *queue][:k]
+        if len(first) == k:
+            stream.start(first, {i: state.path(i) for i in state.done})
     _download_k(state, queue, k, extra, timeout)
     if len(state.done) < k:
         raise NotEnoughShardsError(
@@ -212,16 +247,45 @@ def fetch_package(
     extra: int = 1,
     timeout: float = DEFAULT_TIMEOUT_S,
     progress: FetchProgress | None = None,
+    rebuild_while_downloading: bool = True,
 ) -> FetchReport:
     """Fetch any k verified shards and rebuild the payload at ``dest`` (atomic).
+
+    By default the rebuild follows the downloads (:mod:`agihub.transfer.stream`) instead of
+    starting after them; it falls back to rebuilding from the verified shards when it cannot.
 
     ``holders`` maps shard index → relay URLs holding it, or is a plain list of relay URLs when the
     layout is unknown. Raises :class:`NotEnoughShardsError` (naming each failed relay) when fewer
     than k shards can be fetched; nothing is written at ``dest`` then.
     """
     started = time.perf_counter()
-    paths, sources, failures, count = fetch_shards(
-        manifest, holders, work_dir, extra=extra, timeout=timeout, progress=progress
-    )
-    unpack(manifest, [paths[i] for i in sorted(paths)], dest, version_key=version_key)
-    return FetchReport(Path(dest), sources, count, time.perf_counter() - started, failures)
+    stream = _stream_for(manifest, Path(dest), version_key) if rebuild_while_downloading else None
+    try:
+        paths, sources, failures, count = fetch_shards(
+            manifest, holders, work_dir, extra=extra, timeout=timeout, progress=progress, stream=stream
+        )
+        streamed = stream is not None and stream.commit(paths)
+        if not streamed:
+            # Every shard in ``paths`` was hashed as it arrived (or on resume) and matched the
+            # manifest, so the rebuild does not hash it again; it still checks every chunk.
+            shards = manifest.manifest.shards
+            verified = {paths[i]: shards[i].sha256 for i in paths}
+            unpack(
+                manifest, [paths[i] for i in sorted(paths)], dest, version_key=version_key, verified=verified
+            )
+    finally:
+        if stream is not None:
+            stream.close()
+    return FetchReport(Path(dest), sources, count, time.perf_counter() - started, failures, streamed)
+
+
+def _stream_for(manifest: SignedManifest, dest: Path, version_key: bytes | None) -> StreamRebuild | None:
+    """A follower for this fetch, or None when the rebuild cannot start yet (bad dest, no key).
+
+    Those problems are reported by the rebuild after the download, exactly as without following.
+    """
+    try:
+        return StreamRebuild(manifest, dest, version_key)
+    except (StorageError, OSError) as exc:
+        log.debug("not rebuilding while downloading: %s", exc)
+        return None

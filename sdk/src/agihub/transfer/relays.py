@@ -129,13 +129,19 @@ def download(
     cancel: threading.Event | None = None,
     on_bytes: Callable[[int], None] | None = None,
     timeout: float = DEFAULT_TIMEOUT_S,
+    watch: Callable[[Path, int], None] | None = None,
 ) -> Path:
-    """Stream blob ``sha256`` into ``dest`` via a temp file; renamed into place only if it hashes right."""
+    """Stream blob ``sha256`` into ``dest`` via a temp file; renamed into place only if it hashes right.
+
+    ``watch(temp_path, bytes_in_file)`` is called after every block reaches the temp file, for a
+    reader that follows the download (the bytes are not verified until this function returns).
+    """
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     tmp, digest = Path(tmp_name), hashlib.sha256()
     buffer = bytearray(READ_BLOCK)
     view = memoryview(buffer)
+    written = 0
     try:
         with os.fdopen(fd, "wb") as out, _connection(url, timeout) as conn:
             conn.request("GET", f"{urlsplit(url).path}/{sha256}")
@@ -147,6 +153,10 @@ def download(
                     raise Cancelled
                 digest.update(view[:count])
                 out.write(view[:count])
+                written += count
+                if watch is not None:
+                    out.flush()
+                    watch(tmp, written)
                 if on_bytes is not None:
                     on_bytes(count)
         if digest.hexdigest() != sha256:
