@@ -121,12 +121,12 @@ def _deploy_anchor(source: Path, relay_count: int) -> tuple[Web3, object, object
     return w3, contract, buyer, relays
 
 
-def measure_naive(relay_count: int) -> tuple[dict[str, int], dict[str, int]]:
-    """(first, steady) gas per call of the naive baseline contract."""
-    w3, naive, buyer, relays = _deploy_anchor(NAIVE_VY, relay_count)
+def measure_anchor(source: Path, lifecycle, relay_count: int) -> tuple[dict[str, int], dict[str, int]]:  # type: ignore[no-untyped-def]
+    """(first, steady) gas per call of an anchor contract running ``lifecycle`` twice."""
+    w3, contract, buyer, relays = _deploy_anchor(source, relay_count)
     addrs = [r.address for r in relays]
-    first = _naive_lifecycle(w3, naive, buyer, relays[-1], addrs)
-    steady = _naive_lifecycle(w3, naive, buyer, relays[-1], addrs)
+    first = lifecycle(w3, contract, buyer, relays[-1], addrs)
+    steady = lifecycle(w3, contract, buyer, relays[-1], addrs)
     return first, steady
 
 
@@ -151,15 +151,6 @@ def _floor_lifecycle(w3: Web3, floor, buyer, relay, relays: list[str]) -> dict[s
     order = (buyer.address, 3, acked.reveal_deadline, WINDOW, WINDOW, DOWN, COST, TIP, commit)
     gas["reveal_key"] = _send(w3, relay, f.reveal_key(oid, order, key, salt))
     return gas
-
-
-def measure_floor(relay_count: int) -> tuple[dict[str, int], dict[str, int]]:
-    """(first, steady) gas per call of the one-word-per-order floor contract."""
-    w3, floor, buyer, relays = _deploy_anchor(FLOOR_VY, relay_count)
-    addrs = [r.address for r in relays]
-    first = _floor_lifecycle(w3, floor, buyer, relays[-1], addrs)
-    steady = _floor_lifecycle(w3, floor, buyer, relays[-1], addrs)
-    return first, steady
 
 
 def _boa_lifecycle(market, buyer: str, relay: str) -> int:
@@ -215,8 +206,8 @@ def main() -> None:
     results = {}
     for relay_count in (1, 8):
         p_first, p_steady = measure_project(relay_count)
-        n_first, n_steady = measure_naive(relay_count)
-        f_first, f_steady = measure_floor(relay_count)
+        n_first, n_steady = measure_anchor(NAIVE_VY, _naive_lifecycle, relay_count)
+        f_first, f_steady = measure_anchor(FLOOR_VY, _floor_lifecycle, relay_count)
         results[relay_count] = (p_steady, n_steady, f_steady)
         print(_row(f"project, {relay_count} relay(s), first", p_first))
         print(_row(f"project, {relay_count} relay(s), steady", p_steady))
