@@ -69,6 +69,10 @@ constraints: ## Re-pin constraints.txt from the current .venv
 	( sed -n '1,2p' constraints.txt; cat constraints.txt.new ) > constraints.txt.tmp
 	mv constraints.txt.tmp constraints.txt && rm constraints.txt.new
 
+.PHONY: abi
+abi: ## Regenerate the SDK's bundled market ABI (sdk/src/agihub/chain/market_abi.json) from market.vy
+	$(PY) -m agihub.chain.evm_deploy --write-abi
+
 clean: ## Remove the venv, node_modules, caches and local data
 	rm -rf $(VENV) contracts/evm/node_modules .pytest_cache .ruff_cache .hypothesis .agihub
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -7,7 +7,11 @@ Each sub-tree lives beside the code that raises it and is re-exported here::
     ├── ConfigError              a setting is missing, malformed or unsafe
     ├── StorageError             model packages (agihub.storage.errors)
     ├── ChainError               contract calls (agihub.chain.errors: one class per contract error)
-    └── ApiError                 a service answered with an ``error_code``
+    ├── ApiError                 a service answered with an ``error_code``
+    └── ModelNotOffered          no relay named in an order offers its model (agihub.client.core)
+
+``agihub.client.core`` also adds ``ManifestNotFound`` and ``ManifestMismatch`` (StorageErrors) for a
+manifest looked up by model root on relays.
 
 Messages always name the problem and, where there is one, the fix to try.
 """

@@ -1,20 +1,28 @@
 """A real stack for the client tests: a py-evm chain running the compiled market, two relay nodes
-served by uvicorn, and relay 0's order agent (the services code a relay operator runs)."""
+served by uvicorn, and relay 0's order agent (the services code a relay operator runs); with the
+``api`` fixture, the marketplace API over SQLite, fed the relays' signed offers by the discovery
+code (``agihub discovery run --once``'s :func:`sync_once`)."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from agihub import Client
+from agihub.identity import SecretKey
 from agihub.storage import SignedManifest
+from agihub_services.dev.ports import free_port
 from agihub_services.relay.agent import OrderAgent
 from agihub_services.relay.delivery import deliveries_root
-from tests.sdk.transfer.transfer_kit import relay_fleet, write_model
-from tests.services.relay.conftest import RunningRelay
+from tests.sdk.transfer.transfer_kit import write_model
+from tests.services.relay.conftest import RunningRelay, make_settings
 from tests.services.relay.test_agent_kit import Market, make_market
 
 GWEI = 10**9
@@ -48,7 +56,17 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[RunningRelay]]:
-    with relay_fleet(tmp_path_factory.mktemp("relays"), 2) as relays:
+    """Two relays, each with its own Nostr key (so each signs its own offer, as in production)."""
+    base = tmp_path_factory.mktemp("relays")
+    with ExitStack() as running:
+        relays = []
+        for i in range(2):
+            port = free_port()
+            settings = make_settings(
+                base / f"relay-{i}", public_url=f"ws://127.0.0.1:{port}", max_blob_bytes=64 << 20,
+                quota_bytes=1 << 30, nostr_key=SecretKey.generate().raw.hex(),
+            )  # fmt: skip
+            relays.append(running.enter_context(RunningRelay(settings, port)))
         yield relays
 
 
@@ -57,6 +75,80 @@ def stack(fleet: list[RunningRelay], tmp_path: Path, monkeypatch: pytest.MonkeyP
     for name in ("AGIHUB_RPC_URL", "AGIHUB_MARKET", "AGIHUB_ACCOUNT_KEY", "AGIHUB_RELAYS", "AGIHUB_API_URL"):
         monkeypatch.delenv(name, raising=False)
     return Stack(make_market(), fleet, tmp_path)
+
+
+class ServedApi:
+    """The marketplace API app served by uvicorn on a free port over a migrated SQLite database."""
+
+    def __init__(self, base: Path) -> None:
+        import uvicorn
+
+        from agihub_services.api.app import create_app
+        from agihub_services.api.settings import ApiSettings
+        from agihub_services.db import migrate
+        from agihub_services.dev.ports import free_port
+
+        self.db_url = f"sqlite:///{base / 'api.db'}"
+        migrate.upgrade(self.db_url)
+        self.port = free_port()
+        app = create_app(ApiSettings(AGIHUB_DATABASE_URL=self.db_url))  # type: ignore[call-arg]
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            assert time.monotonic() < deadline and self.thread.is_alive(), "API did not start"
+            time.sleep(0.02)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def discover(
+        self, relays: list[RunningRelay], model_root: bytes | None = None, timeout: float = 20
+    ) -> None:
+        """Read the relays' stored offers and announcements into the API's database (discovery's own
+        code); with ``model_root``, until an offer naming it arrived (relays refresh their offer
+        shortly after an upload)."""
+        import httpx
+
+        from agihub_services.db.engine import make_engine
+        from agihub_services.discovery.follower import sync_once
+        from agihub_services.discovery.store import DiscoveryStore
+
+        engine = make_engine(self.db_url)
+        deadline = time.monotonic() + timeout
+        try:
+            store = DiscoveryStore(engine)
+            while True:
+                for relay in relays:
+                    asyncio.run(sync_once(relay.ws_url, store, 10.0))
+                if model_root is None:
+                    return
+                page = httpx.get(
+                    f"{self.url}/relays/offers", params={"model": "0x" + model_root.hex()}
+                ).json()
+                if page["items"]:
+                    return
+                assert time.monotonic() < deadline, f"no relay offered {model_root.hex()} within {timeout} s"
+                time.sleep(0.1)
+        finally:
+            engine.dispose()
+
+    def close(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture
+def api(tmp_path: Path, isolated_env: Path) -> Iterator[ServedApi]:
+    served = ServedApi(tmp_path)
+    try:
+        yield served
+    finally:
+        served.close()
 
 
 def manifest_of(package_dir: Path) -> SignedManifest:

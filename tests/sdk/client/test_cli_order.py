@@ -11,7 +11,7 @@ from agihub.cli.main import build_app, main
 from agihub.cli.order import parse_amount
 from agihub.errors import ConfigError
 from tests.sdk.chain.test_evm_conformance import hardhat_url  # noqa: F401 - session fixture
-from tests.sdk.client.conftest import GWEI, Stack, hardhat_market, hardhat_travel
+from tests.sdk.client.conftest import GWEI, ServedApi, Stack, hardhat_market, hardhat_travel
 from tests.sdk.client.test_client_flow import OPTIONS
 
 pytestmark = pytest.mark.node
@@ -42,12 +42,13 @@ def _run(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_order_commands_end_to_end(node_stack: Stack) -> None:
+def test_order_commands_end_to_end(node_stack: Stack, api: ServedApi) -> None:
     stack = node_stack
     code, out, _ = _run(["relay-register", stack.relays[0].ws_url, "--json"], _env(stack, "relay"))
     assert code == 0 and json.loads(out)["relay"] == stack.market.relay.address
     published = stack.client("admin").publish(stack.model(), options=OPTIONS, happiness=2)
-    env = _env(stack)
+    api.discover(stack.relays, published.model_root)
+    env = {**_env(stack), "AGIHUB_API_URL": api.url}
     relay = stack.market.relay.address
     code, out, _ = _run(
         [
@@ -82,12 +83,16 @@ def test_order_commands_end_to_end(node_stack: Stack) -> None:
     ]  # fmt: skip
     assert status["events"][1]["fields"]["new_tip"] == 3
     dest = stack.base / "cli.safetensors"
-    manifest = published.package_dir / "manifest.json"
+    relays = [arg for url in stack.relay_urls for arg in ("--relay-url", url)]
     code, out, _ = _run(
-        ["order", "open", str(order_id), str(dest), "--manifest", str(manifest), "--json"], env
-    )
+        ["order", "open", str(order_id), str(dest), *relays, "--json"], env
+    )  # manifest by root
     assert code == 0, out
     assert dest.read_bytes() == stack.model().read_bytes()
+    again = stack.base / "cli-again.safetensors"
+    manifest = published.package_dir / "manifest.json"
+    code, out, _ = _run(["order", "open", str(order_id), str(again), "--manifest", str(manifest)], env)
+    assert code == 0 and again.read_bytes() == dest.read_bytes()
     code, out, _ = _run(["order", "status", str(order_id), "--follow", "--json"], env)
     assert code == 0 and len(out.strip().splitlines()) == 5
 
@@ -96,11 +101,23 @@ def test_cancel_and_settle_and_text_output(node_stack: Stack) -> None:
     stack = node_stack
     env = _env(stack)
     other = stack.market.other.address
-    _, out, _ = _run(["order", "pull", "00" * 32, "--relay", other, "--cost", "1gwei", "--window", "60"], env)
+    pull = [
+        "order",
+        "pull",
+        "00" * 32,
+        "--relay",
+        other,
+        "--cost",
+        "1gwei",
+        "--window",
+        "60",
+        "--no-offer-check",
+    ]
+    _, out, _ = _run(pull, env)
     assert out.startswith("order 1 opened")
     code, out, _ = _run(["order", "cancel", "1"], env)
     assert (code, out.strip()) == (0, "order 1 cancelled")
-    _run(["order", "pull", "00" * 32, "--relay", other, "--cost", "1gwei", "--window", "60"], env)
+    _run(pull, env)
     hardhat_travel(stack.market, 61)
     code, out, _ = _run(["order", "settle", "2"], env)
     assert (code, out.strip()) == (0, "order 2 settled")
@@ -119,7 +136,18 @@ def test_cancel_and_settle_and_text_output(node_stack: Stack) -> None:
             ["order", "pull", "00" * 32, "--relay", "0x" + "11" * 20, "--cost", "lots"],
             "is not a number of wei",
         ),
-        (["order", "pull", "00" * 32, "--relay", "0x" + "11" * 20, "--cost", "1"], "E_RELAY_NOT_REGISTERED"),
+        (
+            ["order", "pull", "00" * 32, "--relay", "0x" + "11" * 20, "--cost", "1", "--no-offer-check"],
+            "E_RELAY_NOT_REGISTERED",
+        ),
+        (
+            ["order", "pull", "00" * 32, "--relay", "0x" + "11" * 20, "--cost", "1"],
+            "no marketplace API is configured",
+        ),
+        (
+            ["order", "open", "77", "out.safetensors", "--relay-url", "ws://x"],
+            "E_UNKNOWN_ORDER",
+        ),
         (
             ["order", "pull", "00" * 32, "--relay", "0x" + "11" * 20, "--cost", "10000000eth"],
             "insufficient funds",
@@ -135,6 +163,27 @@ def test_errors_are_one_line_and_exit_1(
     assert main(args) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and message in err and "\n" not in err
+
+
+def test_pull_of_a_model_no_named_relay_offers_exits_1(
+    node_stack: Stack, api: ServedApi, capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    """With the API configured, ordering a model the named relay does not offer sends nothing."""
+    stack = node_stack
+    stack.client("relay").register_relay(stack.relay_urls[0])  # no relay offers root ee..ee
+    api.discover(stack.relays)
+    for name, value in {**_env(stack), "AGIHUB_API_URL": api.url}.items():
+        monkeypatch.setenv(name, value)
+    relay = stack.market.relay.address
+    assert main(["order", "pull", "ee" * 32, "--relay", relay, "--cost", "1gwei"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: no named relay offers model " + "ee" * 32) and "\n" not in err
+    assert relay in err and "--no-offer-check" in err
+    assert stack.market.buyer.next_order_id() == 1
+    pull = ["order", "pull", "ee" * 32, "--relay", relay, "--cost", "1gwei", "--no-offer-check", "--json"]
+    code, out, _ = _run(pull, {**_env(stack), "AGIHUB_API_URL": api.url})
+    assert code == 0 and json.loads(out)["order_id"] == 1
+    assert stack.market.buyer.next_order_id() == 2
 
 
 def test_unreachable_node_exits_1(monkeypatch, capsys: pytest.CaptureFixture[str]) -> None:

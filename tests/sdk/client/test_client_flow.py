@@ -6,12 +6,13 @@ import hashlib
 
 from agihub.chain.catalog import OrderState
 from agihub.storage import PackOptions
-from tests.sdk.client.conftest import GWEI, Stack, manifest_of
+from tests.sdk.client.conftest import GWEI, ServedApi, Stack, manifest_of
 
 OPTIONS = PackOptions(k=2, n=4, chunk_size=4096, block_size=1024)
 
 
-def test_publish_order_confirm_open(stack: Stack) -> None:
+def test_publish_order_confirm_open(stack: Stack, api: ServedApi) -> None:
+    """Publish, order through the API's offer check, confirm, and open with the manifest found by root."""
     stack.market.admin.set_fee(250)  # 2.5% of each paid order goes to the epoch's reward pool
     relay = stack.client("relay")
     relay.register_relay(stack.relays[0].ws_url)  # Nostr key read from the node's NIP-11
@@ -23,7 +24,8 @@ def test_publish_order_confirm_open(stack: Stack) -> None:
     assert sorted(published.placements) == [0, 1, 2, 3]
     assert {u for urls in published.placements.values() for u in urls} == {r.http_url for r in stack.relays}
 
-    buyer = stack.client("buyer")
+    api.discover(stack.relays, published.model_root)  # the relays' offers name the model now
+    buyer = stack.client("buyer", api_url=api.url)
     placed = buyer.place_order(
         published.model_root,
         [stack.market.relay.address],
@@ -48,7 +50,7 @@ def test_publish_order_confirm_open(stack: Stack) -> None:
     assert [e.name for e in buyer.follow(placed.order_id, poll=0.05, timeout=5)] == [e.name for e in events]
 
     out = stack.base / "bought.safetensors"
-    result = buyer.open(placed.order_id, out, manifest=published.package_dir)
+    result = buyer.open(placed.order_id, out)  # the signed manifest is looked up by the order's root
     assert hashlib.sha256(out.read_bytes()).digest() == hashlib.sha256(src.read_bytes()).digest()
     assert len(result.shard_indices) >= 1
     assert result.delivery_root == delivery.delivery_root
@@ -136,7 +138,9 @@ def test_download_waits_then_rebuilds_with_shards_from_other_relays(stack: Stack
         up.upload(published.package_dir / "manifest.json")
         up.upload(published.package_dir / shard_name(2))
     buyer = stack.client("buyer")
-    placed = buyer.place_order(manifest.model_root.hex(), [stack.market.relay.address], down=0, cost=GWEI)
+    placed = buyer.place_order(
+        manifest.model_root.hex(), [stack.market.relay.address], down=0, cost=GWEI, check_offers=False
+    )
 
     import threading
 
@@ -163,7 +167,9 @@ def test_download_waits_then_rebuilds_with_shards_from_other_relays(stack: Stack
 def test_raise_cancel_withdraw(stack: Stack) -> None:
     buyer = stack.client("buyer")
     root = bytes(range(32))
-    placed = buyer.place_order(root, [stack.market.other.address], down=GWEI, cost=2 * GWEI)
+    placed = buyer.place_order(
+        root, [stack.market.other.address], down=GWEI, cost=2 * GWEI, check_offers=False
+    )
     buyer.raise_payment(placed.order_id, tip=5 * GWEI)
     assert buyer.order(placed.order_id).tip == 5 * GWEI
     buyer.cancel(placed.order_id)
@@ -177,7 +183,7 @@ def test_raise_cancel_withdraw(stack: Stack) -> None:
 def test_settle_after_deadline(stack: Stack) -> None:
     buyer = stack.client("buyer")
     placed = buyer.place_order(
-        bytes(32), [stack.market.other.address], down=0, cost=GWEI, windows=(60, 60, 60)
+        bytes(32), [stack.market.other.address], down=0, cost=GWEI, windows=(60, 60, 60), check_offers=False
     )
     stack.market.travel(61)
     buyer.settle(placed.order_id)

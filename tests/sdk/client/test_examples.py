@@ -10,7 +10,7 @@ from pathlib import Path
 from agihub import AsyncClient
 from agihub.chain.catalog import OrderState
 from agihub.client.examples import buy, follow_async, publish, relay, rewards
-from tests.sdk.client.conftest import Stack
+from tests.sdk.client.conftest import ServedApi, Stack
 
 CLIENT_DIR = Path(buy.__file__).resolve().parents[1]
 
@@ -27,13 +27,13 @@ def test_readme_code_blocks_are_the_example_files() -> None:
         assert any(block == text for text in examples.values()), block[:200]
 
 
-def test_publish_relay_buy_and_follow_examples(stack: Stack) -> None:
+def test_publish_relay_buy_and_follow_examples(stack: Stack, api: ServedApi) -> None:
     endpoint = relay.run(stack.client("relay"), stack.relays[0].ws_url)
     assert endpoint == stack.relays[0].ws_url
     publisher = stack.client("admin")
     src = stack.model()
     root = publish.run(publisher, str(src))
-    package = publisher.config.workdir / "packages" / src.stem
+    api.discover(stack.relays, root)  # the buyer's offer check reads the relays' offers from the API
 
     agent = stack.agent()
     done = threading.Event()
@@ -47,14 +47,7 @@ def test_publish_relay_buy_and_follow_examples(stack: Stack) -> None:
     thread.start()
     try:
         out = stack.base / "bought.safetensors"
-        path = buy.run(
-            stack.client(),
-            root.hex(),
-            stack.market.relay.address,
-            str(package / "manifest.json"),
-            str(out),
-            30,
-        )
+        path = buy.run(stack.client(api_url=api.url), root.hex(), stack.market.relay.address, str(out), 30)
     finally:
         done.set()
         thread.join(5)

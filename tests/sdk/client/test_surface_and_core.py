@@ -20,7 +20,7 @@ from tests.sdk.client.conftest import GWEI, Stack
 SURFACE = {
     "publish": "(model, *, name=None, out_dir=None, parent_root=None, owner_secret=None, options=None, "
     "relays=None, happiness=None, progress=None)",
-    "place_order": "(model_root, relays, *, down, cost, tip=0, windows=(3600, 3600, 3600))",
+    "place_order": "(model_root, relays, *, down, cost, tip=0, windows=(3600, 3600, 3600), check_offers=True)",
     "order": "(order_id)",
     "raise_payment": "(order_id, *, down=0, cost=0, tip=0)",
     "cancel": "(order_id)",
@@ -33,6 +33,7 @@ SURFACE = {
     "confirm": "(order_id, *, progress=None)",
     "revealed_key": "(order_id)",
     "open": "(order_id, dest, *, manifest=None, version_key=None, shard_indices=None, progress=None)",
+    "manifest": "(model_root, *, relays=None)",
     "download": "(order_id, dest, *, manifest=None, version_key=None, timeout=None, poll=1.0, progress=None)",
     "relay_pubkey": "(endpoint)",
     "register_relay": "(endpoint, nostr_pubkey=None)",
@@ -80,6 +81,9 @@ def test_exception_tree() -> None:
     for cls in (ApiNotFound, ApiRateLimited, ApiRequestError, ApiUnavailable):
         assert issubclass(cls, ApiError) and issubclass(cls, AgihubError)
     assert issubclass(DeliveryError, StorageError)
+    assert issubclass(core.ModelNotOffered, AgihubError) and not issubclass(core.ModelNotOffered, ApiError)
+    assert issubclass(core.ManifestNotFound, StorageError) and issubclass(core.ManifestMismatch, StorageError)
+    assert {"ModelNotOffered", "ManifestNotFound", "ManifestMismatch"} <= set(agihub.client.__all__)
 
 
 @pytest.mark.parametrize(
@@ -146,7 +150,9 @@ def test_async_client_same_behaviour(stack: Stack) -> None:
     async def scenario() -> None:
         client = AsyncClient(stack.market.buyer, relays=stack.relay_urls, workdir=stack.base)
         assert await client.address() == stack.market.buyer.address
-        placed = await client.place_order(bytes(32), [stack.market.other.address], down=0, cost=GWEI)
+        placed = await client.place_order(
+            bytes(32), [stack.market.other.address], down=0, cost=GWEI, check_offers=False
+        )
         assert (await client.order(placed.order_id)).state == OrderState.OPEN
         with pytest.raises(WrongState):
             await client.confirm(placed.order_id)

@@ -68,3 +68,49 @@ def test_market_comes_from_the_indexer_setting_then_the_dev_state(
     assert client.get("/app/config.json").json()["market"] == MARKET
     state.write_text("{broken")
     assert client.get("/app/config.json").json()["market"] is None
+
+
+def test_chain_config_follows_the_indexer_settings(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """EVM by default; Aptos with the module address and the SDK catalogue's parameters; a setting
+    the page cannot use is named in ``error``."""
+    from agihub.chain.catalog import ENTRY_BY_NAME
+
+    chain = client.get("/app/config.json").json()["chain"]
+    assert chain == {"kind": "evm", "decimals": 18, "unit": "ETH"}
+    monkeypatch.setenv("AGIHUB_INDEXER_CHAIN", "aptos")
+    monkeypatch.setenv("AGIHUB_INDEXER_MARKET_ADDRESS", "0xA9E7")
+    config = client.get("/app/config.json").json()
+    chain = config["chain"]
+    assert chain["kind"] == "aptos" and chain["unit"] == "APT" and chain["decimals"] == 8
+    assert config["market"] == chain["module"] == "0x" + "0" * 60 + "a9e7"
+    assert chain["functions"]["pull"] == [[p.name, p.kind] for p in ENTRY_BY_NAME["pull"].params_for("aptos")]
+    assert chain["functions"]["withdraw"] == [] and "settle" in chain["coin_generic"]
+    assert config["settleable"] == ["OPEN", "TAKEN", "ACKED"]
+    monkeypatch.setenv("AGIHUB_INDEXER_MARKET_ADDRESS", "not-an-address")
+    chain = client.get("/app/config.json").json()["chain"]
+    assert chain["kind"] == "aptos" and "AGIHUB_INDEXER_MARKET_ADDRESS" in chain["error"]
+    monkeypatch.setenv("AGIHUB_INDEXER_CHAIN", "solana")
+    assert "AGIHUB_INDEXER_CHAIN='solana'" in client.get("/app/config.json").json()["chain"]["error"]
+
+
+def test_aptos_entry_payload_is_the_sdks() -> None:
+    """The reference payload: the SDK's function id, coin type and JSON argument forms; bad input is
+    refused by the SDK's own encoder."""
+    from agihub.chain.errors import ChainInputError
+    from agihub_services.web.aptos import entry_payload
+
+    relay = "0x5e"
+    payload = entry_payload("0x1", "pull", [b"\x01" * 32, [relay], 1, 2**64 - 1, 0, 60, 60, 60])
+    assert payload == {
+        "function": "0x" + "0" * 63 + "1::market::pull",
+        "typeArguments": ["0x1::aptos_coin::AptosCoin"],
+        "functionArguments": [
+            "0x" + "01" * 32, ["0x" + "0" * 62 + "5e"], "1", str(2**64 - 1), "0", "60", "60", "60",
+        ],
+    }  # fmt: skip
+    with pytest.raises(ChainInputError):
+        entry_payload("0x1", "pull", [b"\x01" * 31, [relay], 1, 1, 0, 60, 60, 60])
+    with pytest.raises(ChainInputError):
+        entry_payload("0x1", "settle", [2**64])

@@ -500,3 +500,52 @@ def test_buyer_cancels_an_open_order_and_withdraws_the_refund(stack: Stack, brow
     assert buyer.balance() - before == 4_000_000 * GWEI - gas
     assert len(wallet.sent) == 4  # pull, raise, cancel, withdraw
     assert _text(page, "#progress-error") == ""
+
+
+def _travel(rpc: str, seconds: int) -> None:
+    """Move the hardhat chain's clock forward and mine a block (the local chain's time travel)."""
+    for method, params in (("evm_increaseTime", [seconds]), ("evm_mine", [])):
+        reply = httpx.post(rpc, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).json()
+        assert "error" not in reply, reply
+
+
+def test_buyer_settles_an_expired_order_and_sees_the_refund(stack: Stack, browser_page: Any) -> None:
+    """Nobody takes the order; once its take deadline passed on chain the page offers Settle, sends
+    ``settle(order_id)`` and shows the refund from the OrderSettled event. Runs last: it moves time."""
+    page, wallet = browser_page  # no order agent runs here: the order stays open
+    buyer = stack.chains["buyer"]
+    page.check(f"#models input[value='{stack.model_root}']")
+    page.check(f"#relays input[value='{stack.relay_address}']")
+    page.fill("#down", "0.002")
+    page.fill("#cost", "0.01")
+    page.fill("#tip", "0.001")
+    page.fill("#take-window", "60")
+    page.click("#place")
+    page.wait_for_selector("#order-state[data-state='OPEN']")
+    order_id = int(_text(page, "#order-id").lstrip("#"))
+    page.wait_for_timeout(1500)  # the page checks the chain's clock every second
+    assert page.is_hidden("#settle")  # not due: the take window is still open
+    credits = buyer.credits(buyer.address)
+    # settling too early is refused by the contract's own rule, without sending anything
+    early = page.evaluate(
+        "async (id) => { try { await send(encodeSettle(BigInt(id))); return 'sent'; } catch (e) { return e.message; } }",
+        order_id,
+    )
+    assert "E_NOT_DUE" in early and len(wallet.sent) == 1
+
+    _travel(stack.rpc, 61)
+    page.wait_for_selector("#settle:not([hidden])")
+    page.click("#settle")
+    page.wait_for_selector("#progress-status:has-text('settled')")
+    refund = 13_000_000 * GWEI  # OPEN: down + cost + tip come back
+    assert page.get_attribute("#settle", "data-refund") == str(refund)
+    assert "0.013 ETH refunded to your credits" in _text(page, "#progress-status")
+    assert _text(page, "#progress-error") == ""
+    assert buyer.credits(buyer.address) - credits == refund
+    assert len(wallet.sent) == 2  # pull, settle
+    settled = buyer.contract.events.OrderSettled().get_logs(
+        from_block=0, argument_filters={"order_id": order_id}
+    )
+    assert [int(e["args"]["refund"]) for e in settled] == [refund]
+    page.wait_for_selector("#order-state[data-state='EXPIRED']")  # the indexer saw it; SSE told the page
+    assert page.is_hidden("#settle")

@@ -6,6 +6,9 @@ Thin adapters over :class:`agihub.Client`; settings come from options or the env
 ``agihub relay-register`` here, which needs only the SDK.
 
 Amounts are integers in the smallest unit (wei), or a number with a ``gwei``/``eth`` suffix.
+``order pull`` refuses a model no named relay offers (checked through the marketplace API,
+``--api-url`` / ``AGIHUB_API_URL``; ``--no-offer-check`` skips it); ``order open`` finds the model's
+signed manifest on the relays by root unless ``--manifest`` is given.
 Every failure is one ``error: ...`` line naming the fix, exit status 1.
 """
 
@@ -27,6 +30,11 @@ MarketOpt = Annotated[str | None, typer.Option("--market", help="Market address 
 KeyOpt = Annotated[
     str | None, typer.Option("--account-key", help="Chain private key hex (AGIHUB_ACCOUNT_KEY).")
 ]
+ApiOpt = Annotated[str | None, typer.Option("--api-url", help="Marketplace API URL (AGIHUB_API_URL).")]
+RelaysOpt = Annotated[
+    list[str] | None,
+    typer.Option("--relay-url", help="A relay ws:// URL to look on (repeat; AGIHUB_RELAYS)."),
+]
 WorkOpt = Annotated[Path | None, typer.Option("--workdir", help="Deliveries folder (AGIHUB_CLIENT_DIR).")]
 
 _UNITS = {"": 1, "wei": 1, "gwei": 10**9, "eth": 10**18}
@@ -47,10 +55,20 @@ def parse_amount(text: str) -> int:
     return int(value)
 
 
-def _client(rpc_url: str | None, market: str | None, key: str | None, workdir: Path | None = None) -> Any:
+def _client(
+    rpc_url: str | None,
+    market: str | None,
+    key: str | None,
+    workdir: Path | None = None,
+    *,
+    api_url: str | None = None,
+    relays: list[str] | None = None,
+) -> Any:
     from agihub.client import Client
 
-    return Client(rpc_url, market=market, account=key, workdir=workdir)
+    return Client(
+        rpc_url, market=market, account=key, workdir=workdir, api_url=api_url, relays=relays or None
+    )
 
 
 def _emit(as_json: bool, data: dict[str, Any], text: str) -> None:
@@ -115,16 +133,28 @@ def register(app: typer.Typer) -> None:
         cost: Annotated[str, typer.Option("--cost", help="Paid on key reveal.")] = "0",
         tip: Annotated[str, typer.Option("--tip", help="Tip paid on key reveal.")] = "0",
         window: Annotated[int, typer.Option("--window", help="Seconds for each of take/ack/reveal.")] = 3600,
+        no_offer_check: Annotated[
+            bool,
+            typer.Option(
+                "--no-offer-check",
+                help="Order even if the API shows no named relay offering the model (or there is no API).",
+            ),
+        ] = False,
+        api_url: ApiOpt = None,
         rpc_url: RpcOpt = None,
         market: MarketOpt = None,
         account_key: KeyOpt = None,
         as_json: JsonOpt = False,
     ) -> None:
-        """Open an order for a model, escrowing down + cost + tip."""
-        client = _client(rpc_url, market, account_key)
+        """Open an order for a model, escrowing down + cost + tip.
+
+        Refused before anything is sent unless a named relay's offer (read through the marketplace
+        API, --api-url / AGIHUB_API_URL) names the model; --no-offer-check skips that check.
+        """
+        client = _client(rpc_url, market, account_key, api_url=api_url)
         placed = client.place_order(
             model_root, relay, down=parse_amount(down), cost=parse_amount(cost), tip=parse_amount(tip),
-            windows=(window, window, window),
+            windows=(window, window, window), check_offers=not no_offer_check,
         )  # fmt: skip
         _emit(as_json, placed.to_dict(), f"order {placed.order_id} opened (tx {placed.tx_hash})")
 
@@ -197,15 +227,25 @@ def register(app: typer.Typer) -> None:
     def open_(
         order_id: Annotated[int, typer.Argument(help="Order id.")],
         dest: Annotated[Path, typer.Argument(help="Where to write the rebuilt model.")],
-        manifest: Annotated[Path, typer.Option("--manifest", help="The model's manifest.json.")],
+        manifest: Annotated[
+            Path | None,
+            typer.Option(
+                "--manifest", help="The model's manifest.json (default: found on the relays by root)."
+            ),
+        ] = None,
+        relay_url: RelaysOpt = None,
         rpc_url: RpcOpt = None,
         market: MarketOpt = None,
         account_key: KeyOpt = None,
         workdir: WorkOpt = None,
         as_json: JsonOpt = False,
     ) -> None:
-        """After the key is revealed: decrypt the delivery, rebuild and verify the model."""
-        client = _client(rpc_url, market, account_key, workdir)
+        """After the key is revealed: decrypt the delivery, rebuild and verify the model.
+
+        Without --manifest the signed manifest is looked up by the order's model root on the relays
+        (--relay-url / AGIHUB_RELAYS, and the taker's) and checked before use.
+        """
+        client = _client(rpc_url, market, account_key, workdir, relays=relay_url)
         with _Bar("rebuild", not as_json) as bar:
             result = client.open(order_id, dest, manifest=manifest, progress=bar)
         _emit(as_json, result.to_dict(), f"order {order_id}: model rebuilt and verified at {dest}")

@@ -12,6 +12,9 @@ from agihub.client.core import (
     ApiUnavailable,
     DeliveryError,
     FollowTimeout,
+    ManifestMismatch,
+    ManifestNotFound,
+    ModelNotOffered,
 )
 from agihub.client.models import DeliveryResult, OrderEvent, OrderPlaced, PublishResult, Rewards
 from agihub.client.sync import Client
@@ -26,6 +29,9 @@ __all__ = [
     "DeliveryError",
     "DeliveryResult",
     "FollowTimeout",
+    "ManifestMismatch",
+    "ManifestNotFound",
+    "ModelNotOffered",
     "OrderEvent",
     "OrderPlaced",
     "PublishResult",

@@ -88,10 +88,12 @@ class AsyncClient:
         cost: int,
         tip: int = 0,
         windows: tuple[int, int, int] = DEFAULT_WINDOWS,
+        check_offers: bool = True,
     ) -> OrderPlaced:
         return await asyncio.to_thread(
-            self.sync.place_order, model_root, relays, down=down, cost=cost, tip=tip, windows=windows
-        )
+            self.sync.place_order, model_root, relays, down=down, cost=cost, tip=tip, windows=windows,
+            check_offers=check_offers,
+        )  # fmt: skip
 
     async def order(self, order_id: int) -> Order:
         return await asyncio.to_thread(self.sync.order, order_id)
@@ -153,6 +155,11 @@ class AsyncClient:
             self.sync.open, order_id, dest, manifest=manifest, version_key=version_key,
             shard_indices=shard_indices, progress=progress,
         )  # fmt: skip
+
+    async def manifest(
+        self, model_root: bytes | str, *, relays: Sequence[str] | None = None
+    ) -> SignedManifest:
+        return await asyncio.to_thread(self.sync.manifest, model_root, relays=relays)
 
     async def download(
         self,

@@ -2,8 +2,9 @@
 
 Nothing here touches the network, the chain or the disk: it builds requests, checks an order's
 state machine before a transaction is sent (so a wrong call fails with a message naming the fix
-instead of a revert that costs gas), turns chain events into :class:`OrderEvent` and API error bodies
-into exceptions.
+instead of a revert that costs gas), refuses an order no named relay offers (:func:`check_offered`),
+checks a manifest found by root (:func:`check_found_manifest`), turns chain events into
+:class:`OrderEvent` and API error bodies into exceptions.
 """
 
 from __future__ import annotations
@@ -14,9 +15,16 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from agihub.chain.base import ChainEvent, Order
+from agihub.chain.base import ChainEvent, Order, RelayInfo
 from agihub.chain.catalog import OrderState
-from agihub.chain.errors import ChainInputError, NotBuyer, NotDue, UnknownOrder, WrongState
+from agihub.chain.errors import (
+    ChainInputError,
+    NotBuyer,
+    NotDue,
+    RelayNotRegistered,
+    UnknownOrder,
+    WrongState,
+)
 from agihub.client.models import OrderEvent
 from agihub.errors import AgihubError, ApiError, StorageError
 
@@ -29,9 +37,14 @@ __all__ = [
     "DeliveryError",
     "FollowTimeout",
     "Follower",
+    "ManifestMismatch",
+    "ManifestNotFound",
+    "ModelNotOffered",
     "api_error",
     "check_action",
     "check_amounts",
+    "check_found_manifest",
+    "check_offered",
     "delivery_message",
     "delivery_path",
     "order_events",
@@ -72,6 +85,36 @@ class DeliveryError(StorageError):
 
 class FollowTimeout(AgihubError, TimeoutError):
     """An order did not reach the awaited state in time; it may still move later."""
+
+
+class ModelNotOffered(AgihubError):
+    """No relay named in an order offers its model, so none of them would take it: refused before
+    anything is escrowed (an order nobody takes locks the buyer's funds until its deadline).
+
+    ``model_root`` and ``relays`` (the named chain addresses) say what was asked; ``offered_by`` lists
+    the endpoints of other relays whose signed offer names the model (empty when none does).
+    """
+
+    def __init__(
+        self, message: str, model_root: bytes, relays: Sequence[str], offered_by: Sequence[str] = ()
+    ) -> None:
+        super().__init__(message)
+        self.model_root = model_root
+        self.relays = tuple(relays)
+        self.offered_by = tuple(offered_by)
+
+
+class ManifestNotFound(StorageError):
+    """No relay holds a signed manifest for the root asked for; the message names the relays asked."""
+
+
+class ManifestMismatch(StorageError):
+    """A relay served a manifest that is not the one asked for (another root, a bad signature, or not
+    the announced publisher's); the message names the relay and the mismatch."""
+
+    def __init__(self, message: str, relay: str) -> None:
+        super().__init__(message)
+        self.relay = relay
 
 
 class ApiRequestError(ApiError):
@@ -136,6 +179,69 @@ def check_action(order: Order, action: str, me: str, now: int) -> None:
         raise NotDue(
             f"E_NOT_DUE: order {order.order_id} ({order.state.name}) can be settled after its deadline "
             f"{order.deadline} (now {now}, {order.deadline - now} s to go)"
+        )
+
+
+def check_offered(
+    model_root: bytes,
+    relays: Mapping[str, RelayInfo],
+    offers: Iterable[Mapping[str, Any]],
+    *,
+    api_url: str = "the marketplace API",
+) -> list[str]:
+    """The named relays whose signed offer names ``model_root``; raise if there is none.
+
+    ``relays`` maps each chain address named in the order to its registry entry (the Nostr key it
+    registered is the key its offer is signed with); ``offers`` are the API's discovered offers
+    naming the model (``GET /relays/offers?model=``: ``pubkey``, ``endpoint``, ``models``). A named
+    relay that is not registered is refused as the contract would (:class:`RelayNotRegistered`).
+    """
+    root_hex = model_root.hex()
+    unregistered = [address for address, info in relays.items() if not info.registered]
+    if unregistered:
+        raise RelayNotRegistered(
+            f"E_RELAY_NOT_REGISTERED: {', '.join(unregistered)} is not a registered relay on this market; "
+            "name registered relays (GET /relays?registered=true on the API)"
+        )
+    naming = [
+        o for o in offers if root_hex in {str(m).lower().removeprefix("0x") for m in o.get("models", ())}
+    ]
+    by_key = {str(o.get("pubkey", "")).lower().removeprefix("0x"): o for o in naming}
+    offering = [address for address, info in relays.items() if info.nostr_pubkey.hex() in by_key]
+    if offering:
+        return offering
+    named = {info.nostr_pubkey.hex() for info in relays.values()}
+    elsewhere = sorted({str(o.get("endpoint", "")) for key, o in by_key.items() if key not in named} - {""})
+    hint = (
+        f"relays offering it: {', '.join(elsewhere[:5])}" + (" ..." if len(elsewhere) > 5 else "")
+        if elsewhere
+        else "no relay known to the API offers it"
+    )
+    raise ModelNotOffered(
+        f"no named relay offers model {root_hex}: {', '.join(relays)} publish no offer naming it "
+        f"(according to {api_url}; {hint}). Publish the model to one of them (Client.publish / agigit push), "
+        "name a relay that offers it, or skip this check with check_offers=False (CLI: --no-offer-check)",
+        model_root,
+        list(relays),
+        elsewhere,
+    )
+
+
+def check_found_manifest(signed: Any, model_root: bytes, relay: str, *, publisher: str | None = None) -> None:
+    """Raise :class:`ManifestMismatch` naming ``relay`` unless ``signed`` is a manifest of ``model_root``
+    (by ``publisher`` when one was announced). The caller has parsed it, which checked its canonical
+    form and signature."""
+    if signed.model_root != model_root:
+        raise ManifestMismatch(
+            f"relay {relay} served a manifest for model {signed.model_root.hex()} when {model_root.hex()} "
+            "was asked; that relay's announcement is wrong: use another relay or pass manifest=",
+            relay,
+        )
+    if publisher is not None and signed.manifest.publisher != publisher.lower():
+        raise ManifestMismatch(
+            f"relay {relay} served a manifest of {model_root.hex()} signed by {signed.manifest.publisher}, "
+            f"but the announcement was signed by {publisher}; use another relay or pass manifest=",
+            relay,
         )
 
 

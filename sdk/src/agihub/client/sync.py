@@ -9,12 +9,14 @@ Example (a buyer; the environment names the node, market, key and relays, see ``
     for event in client.follow(placed.order_id):
         if event.name == "OrderTaken":
             client.confirm(placed.order_id)        # fetch the sealed delivery, check it, confirm
-    path = client.open(placed.order_id, "model.safetensors", manifest="manifest.json")
+    path = client.open(placed.order_id, "model.safetensors")  # manifest found on the relays by root
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -26,7 +28,7 @@ import httpx
 from agihub.chain.base import Chain, ChainEvent, Contribution, Order, Receipt, RelayInfo, decode_event
 from agihub.chain.catalog import OrderState
 from agihub.chain.errors import ChainConnectionError, ChainInputError
-from agihub.client import core
+from agihub.client import core, manifests
 from agihub.client.config import DEFAULT_POLL_S, DEFAULT_TIMEOUT_S, DEFAULT_WINDOWS, ENV_ACCOUNT_KEY, resolve
 from agihub.client.models import DeliveryResult, OrderEvent, OrderPlaced, PublishResult, Rewards
 from agihub.errors import ConfigError
@@ -37,6 +39,8 @@ from agihub.storage.package import shard_name
 from agihub.transfer import RelayTarget, fetch_shards, http_base, push_package
 
 __all__ = ["Client", "Progress"]
+
+log = logging.getLogger(__name__)
 
 #: Progress callback: (bytes done, bytes total).
 Progress = Callable[[int, int], None]
@@ -54,12 +58,7 @@ def _hex32(name: str, value: bytes | str) -> bytes:
     return bytes(value)
 
 
-def _manifest(manifest: SignedManifest | str | os.PathLike[str] | None) -> SignedManifest:
-    if manifest is None:
-        raise ConfigError(
-            "the model's signed manifest is needed to rebuild it: pass manifest= (a manifest.json path "
-            "from the publisher or a relay, or a SignedManifest)"
-        )
+def _manifest(manifest: SignedManifest | str | os.PathLike[str]) -> SignedManifest:
     if isinstance(manifest, SignedManifest):
         return manifest
     path = Path(manifest)
@@ -164,7 +163,6 @@ class Client:
             from eth_account import Account
 
             from agihub.chain.evm import EvmChain, connect
-            from agihub.chain.evm_deploy import compile_market
         except ImportError as exc:
             raise ConfigError(f"the EVM backend is not installed ({exc}); pip install 'agihub[evm]'") from exc
         if self._account is None:
@@ -172,10 +170,9 @@ class Client:
                 raise ConfigError(f"no chain account: pass account= or set {ENV_ACCOUNT_KEY}")
             self._account = Account.from_key(self.config.account_key)
         w3 = connect(cfg.rpc_url, request_timeout=self.timeout)
-        try:
-            abi = compile_market().abi
-        except ImportError as exc:
-            raise ConfigError(f"the market ABI needs the vyper compiler ({exc}): pip install vyper") from exc
+        from agihub.chain.evm_deploy import bundled_abi  # the shipped ABI: no compiler needed
+
+        abi = bundled_abi()
         if not w3.eth.get_code(cfg.market):
             raise ConfigError(f"no contract at {cfg.market} on {cfg.rpc_url}: check AGIHUB_MARKET / market=")
         return EvmChain(w3, cfg.market, abi, self._account, timeout=self.timeout)
@@ -246,7 +243,16 @@ class Client:
         shown = None if progress is None else (lambda done, total, _shards: progress(done, total))
         report = push_package(out, targets, self.identity, happiness_required=happiness, progress=shown)
         placements = {i: tuple(urls) for i, urls in report.placements.items()}
-        return PublishResult(signed.model_root, out, placements, dict(report.failed))
+        failed = dict(report.failed)
+        # Announce the version (kind 31337, naming the manifest blob) so buyers find it by root alone.
+        event = manifests.announcement(self.identity, signed)
+        for target in targets:
+            if target.url in failed:
+                continue
+            reason = manifests.announce(target.url, event, timeout=min(self.timeout, 10.0))
+            if reason is not None:
+                failed[target.url] = f"announcement refused: {reason}"
+        return PublishResult(signed.model_root, out, placements, failed)
 
     # -- orders ----------------------------------------------------------------------------------
     def place_order(
@@ -258,10 +264,18 @@ class Client:
         cost: int,
         tip: int = 0,
         windows: tuple[int, int, int] = DEFAULT_WINDOWS,
+        check_offers: bool = True,
     ) -> OrderPlaced:
         """Open an order (``pull``) for ``model_root``, escrowing ``down + cost + tip``.
 
-        ``relays`` are the chain addresses of the registered relays that may take it.
+        ``relays`` are the chain addresses of the registered relays that may take it. Before anything
+        is sent, the marketplace API's discovered relay offers must show that at least one of them
+        offers the model (else :class:`~agihub.client.core.ModelNotOffered`: nobody would take the
+        order and the escrow would stay locked until its deadline). Without an API configured the
+        order is refused with a :class:`~agihub.errors.ConfigError` saying so: set ``api_url=`` /
+        ``AGIHUB_API_URL``, or pass ``check_offers=False`` to order without the check.
+
+        >>> placed = client.place_order(root, [relay], down=10**15, cost=10**16)   # doctest: +SKIP
         """
         root = _hex32("model_root", model_root)
         core.check_amounts(down, cost, tip)
@@ -275,9 +289,32 @@ class Client:
                 f"insufficient funds: the order escrows {need} but {chain.address} holds {have}; "
                 "fund the account or lower down/cost/tip"
             )
+        if check_offers:
+            self._check_offered(root, list(relays))
         receipt = chain.pull(root, list(relays), down, cost, tip, *windows)
         assert receipt.result is not None
         return OrderPlaced(receipt.result, root, tuple(relays), down, cost, tip, receipt.tx_hash)
+
+    def _check_offered(self, root: bytes, relays: list[str]) -> None:
+        if self.config.api_url is None:
+            raise ConfigError(
+                f"cannot check that a named relay offers model {root.hex()}: no marketplace API is "
+                "configured. Set api_url= / AGIHUB_API_URL (its GET /relays/offers lists the relays' "
+                "signed offers), or order without the check: check_offers=False (CLI: --no-offer-check)"
+            )
+        infos = {address: self.chain.relay_info(address) for address in relays}
+        offers: list[dict[str, Any]] = []
+        cursor: str | None = None
+        for _page in range(100):  # 100 pages of offers naming one model is far beyond any market
+            params: dict[str, Any] = {"model": "0x" + root.hex(), "limit": 200}
+            if cursor is not None:
+                params["cursor"] = cursor
+            page = self.api_get("/relays/offers", params)
+            offers += page.get("items", [])
+            cursor = page.get("next_cursor")
+            if not cursor:
+                break
+        core.check_offered(root, infos, offers, api_url=self.config.api_url)
 
     def order(self, order_id: int) -> Order:
         """The order as the chain reports it now (UnknownOrder if there is none)."""
@@ -468,11 +505,13 @@ class Client:
     ) -> DeliveryResult:
         """Decrypt the delivery with the revealed key, rebuild the payload at ``dest`` and verify it.
 
-        Every chunk is checked against the signed manifest. When the taker held fewer than k shards,
-        the others are fetched from the configured relays. ``version_key`` opens a private package.
+        Every chunk is checked against the signed manifest. Without ``manifest`` it is found on the
+        configured relays and the taker's by the order's model root (:meth:`manifest`). When the
+        taker held fewer than k shards, the others are fetched from the configured relays.
+        ``version_key`` opens a private package.
         """
-        signed = _manifest(manifest)
         order = self.order(order_id)
+        signed = self._order_manifest(order, manifest)
         if order.model_root != signed.model_root:
             raise core.DeliveryError(
                 f"the manifest is for model {signed.model_root.hex()[:16]}..., order {order_id} bought "
@@ -534,13 +573,48 @@ class Client:
         poll: float = DEFAULT_POLL_S,
         progress: Progress | None = None,
     ) -> DeliveryResult:
-        """The whole buyer side after ``place_order``: wait for a taker, confirm, wait for the key, open."""
-        signed = _manifest(manifest)
+        """The whole buyer side after ``place_order``: wait for a taker, confirm, wait for the key, open.
+
+        Without ``manifest`` the model's signed manifest is found on the relays by the order's root
+        before anything is confirmed, so a model nobody can rebuild is noticed first.
+        """
+        signed = self._order_manifest(self.order(order_id), manifest)
         self.wait_for(order_id, OrderState.TAKEN, poll=poll, timeout=timeout)
         if self.order(order_id).state == OrderState.TAKEN:
             self.confirm(order_id, progress=progress)
         self.wait_for(order_id, OrderState.COMPLETED, poll=poll, timeout=timeout)
         return self.open(order_id, dest, manifest=signed, version_key=version_key, progress=progress)
+
+    def manifest(self, model_root: bytes | str, *, relays: Sequence[str] | None = None) -> SignedManifest:
+        """The signed manifest of ``model_root``, found on ``relays`` (default: the configured ones).
+
+        Relays are not trusted: the manifest must be the blob a publisher's announcement names, with
+        a verifying signature, the asked root and the announcing publisher, else
+        :class:`~agihub.client.core.ManifestMismatch` names the relay;
+        :class:`~agihub.client.core.ManifestNotFound` when no relay announces it.
+
+        >>> signed = client.manifest("3f1c...")                    # doctest: +SKIP
+        >>> signed.manifest.card.name                             # doctest: +SKIP
+        'tiny'
+        """
+        root = _hex32("model_root", model_root)
+        return manifests.find_manifest(root, self._relays(relays), timeout=min(self.timeout, 10.0))
+
+    def _order_manifest(
+        self, order: Order, manifest: SignedManifest | str | os.PathLike[str] | None
+    ) -> SignedManifest:
+        if manifest is not None:
+            return _manifest(manifest)
+        where = list(self.config.relays)
+        if order.state != OrderState.NONE:
+            with contextlib.suppress(core.DeliveryError):  # not taken yet: the configured relays only
+                where.append(self._taker_endpoint(order)[1])  # the taker holds the ordered package
+        if not where:
+            raise ConfigError(
+                f"no relays to find model {order.model_root.hex()}'s manifest on: pass manifest= or "
+                "configure relays= / AGIHUB_RELAYS"
+            )
+        return self.manifest(order.model_root, relays=where)
 
     def _held(self, endpoint: str, signed: SignedManifest) -> list[int]:
         base = http_base(endpoint)

@@ -1,5 +1,7 @@
 // agihub wallet page: plain ES2020, no bundler. The page builds calldata for the market contract and
 // hands it to the browser wallet (EIP-1193); the wallet signs. No key ever reaches the page or the API.
+// On an Aptos market (config.chain.kind === "aptos") it finds Aptos wallets through the wallet
+// standard and asks them to sign and submit entry-function payloads built as the SDK builds them.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -7,8 +9,9 @@ const WEI = 10n ** 18n;
 const SEGMENT = 1024 * 1024; // agihub.storage.crypto.ORDER_SEGMENT_SIZE
 const OVERHEAD = 12 + 16; // AES-GCM nonce + tag per segment
 
-const app = { config: null, account: null, chain: null, market: null, models: [], relays: [],
-              orderId: null, order: null, source: null, sealed: null };
+const app = { config: null, kind: "evm", decimals: 18, unit: "ETH", amountMax: 0n, account: null, chain: null,
+              market: null, models: [], relays: [], orderId: null, order: null, source: null, sealed: null,
+              aptosWallets: [], aptosWallet: null, settleTimer: null };
 
 // ---- errors ---------------------------------------------------------------------------------------
 class Refused extends Error {} // refused in the page before anything is sent; message names the rule
@@ -37,6 +40,7 @@ function encodePull(root, relays, down, cost, tip, windows) {
 const encodeConfirm = (id, root) => app.config.selectors.confirm_received + word(id) + bytes32Word(root);
 const encodeCancel = (id) => app.config.selectors.cancel + word(id);
 const encodeRaise = (id, down, cost, tip) => app.config.selectors.raise_payment + word(id) + word(down) + word(cost) + word(tip);
+const encodeSettle = (id) => app.config.selectors.settle + word(id);
 
 // Error(string) revert data -> the catalogued name ("E_ZERO_AMOUNT") when there is one.
 function revertName(data, fallback) {
@@ -60,6 +64,94 @@ function findRevertData(err) {
   return null;
 }
 
+// ---- Aptos wallets: the wallet standard ----------------------------------------------------------------
+// A wallet announces itself with the window event "wallet-standard:register-wallet", whose detail is a
+// callback taking {register}; one that loads after the page answers our "wallet-standard:app-ready".
+const APTOS_FEATURES = ["aptos:connect", "aptos:account", "aptos:signAndSubmitTransaction"];
+const APTOS_CHAIN_IDS = { mainnet: 1, testnet: 2, localnet: 4 };
+function registerWallets(...wallets) {
+  for (const w of wallets) {
+    if (w && w.features && APTOS_FEATURES.every((f) => f in w.features) && !app.aptosWallets.includes(w)) {
+      app.aptosWallets.push(w);
+    }
+  }
+  if (app.config && app.kind === "aptos") showWallets();
+  return () => { app.aptosWallets = app.aptosWallets.filter((w) => !wallets.includes(w)); };
+}
+const walletStandardApi = Object.freeze({ register: registerWallets });
+window.addEventListener("wallet-standard:register-wallet", (event) => {
+  try { event.detail(walletStandardApi); } catch (err) { console.warn("a wallet failed to register", err); }
+});
+window.dispatchEvent(new CustomEvent("wallet-standard:app-ready", { detail: walletStandardApi }));
+
+function showWallets() {
+  show("wallets", app.aptosWallets.length
+    ? `Aptos wallets found: ${app.aptosWallets.map((w) => w.name).join(", ")}`
+    : "no Aptos wallet found yet (wallet standard)");
+}
+
+function aptosAddress(a) { // agihub.chain.aptos.canonical_address
+  if (typeof a !== "string" || !/^0[xX][0-9a-fA-F]{1,64}$/.test(a)) throw new Refused(`not an Aptos address: ${a}`);
+  return "0x" + a.slice(2).toLowerCase().padStart(64, "0");
+}
+// One argument as agihub.chain.aptos._json_arg writes it: u64 as a decimal string, vector<u8> as 0x-hex,
+// addresses as 0x + 64 hex digits.
+function aptosArg(kind, value, name) {
+  if (kind === "uint") {
+    const v = BigInt(value);
+    if (v < 0n || v >= 1n << 64n) throw new Refused(`E_OVERFLOW: ${name} does not fit in u64`);
+    return v.toString();
+  }
+  if (kind === "bytes32") return "0x" + bytes32Word(value);
+  if (kind === "address") return aptosAddress(value);
+  if (kind === "address_list") return value.map(aptosAddress);
+  throw new Refused(`the page cannot encode a ${kind} argument (${name})`);
+}
+// The entry-function payload of `<module>::market::<name>`: parameters in the SDK catalogue's order
+// (config.chain.functions), the coin type for the coin-generic functions.
+function aptosPayload(name, values) {
+  const c = app.config.chain;
+  const params = c.functions[name];
+  if (!params) throw new Refused(`the page does not call ${name} on Aptos`);
+  return {
+    function: `${c.module}::${c.module_name}::${name}`,
+    typeArguments: c.coin_generic.includes(name) ? [c.coin_type] : [],
+    functionArguments: params.map(([param, kind]) => aptosArg(kind, values[param], param)),
+  };
+}
+async function aptosSubmit(name, values) {
+  if (!app.aptosWallet) throw new Refused("connect an Aptos wallet first");
+  const payload = aptosPayload(name, values);
+  const reply = await app.aptosWallet.features["aptos:signAndSubmitTransaction"].signAndSubmitTransaction({ payload });
+  if (!reply || reply.status !== "Approved") {
+    throw new Refused(`the wallet did not submit ${name}: ${reply ? reply.status : "no answer"}`);
+  }
+  return (reply.args && reply.args.hash) || "";
+}
+
+async function connectAptos() {
+  const w = app.aptosWallets[0];
+  if (!w) {
+    throw new Refused("no Aptos wallet found (wallet standard with aptos:connect, aptos:account, " +
+                      "aptos:signAndSubmitTransaction): install one and reload");
+  }
+  const reply = await w.features["aptos:connect"].connect();
+  if (reply && reply.status === "Rejected") throw new Refused(`${w.name} refused to connect`);
+  const info = await w.features["aptos:account"].account();
+  let chainId = null;
+  if (w.features["aptos:network"]) chainId = (await w.features["aptos:network"].network()).chainId;
+  if (chainId === null || chainId === undefined) {
+    const known = (w.chains || []).map((c) => c.split(":")[1]).find((n) => n in APTOS_CHAIN_IDS);
+    chainId = known ? APTOS_CHAIN_IDS[known] : null;
+  }
+  if (chainId === null || chainId === undefined) {
+    throw new Refused(`cannot tell which Aptos network ${w.name} is on (chains: ${w.chains})`);
+  }
+  app.aptosWallet = w;
+  app.account = aptosAddress(String(info.address));
+  app.chain = `aptos:${chainId}`;
+}
+
 // ---- wallet ------------------------------------------------------------------------------------------
 function wallet() {
   if (!window.ethereum) throw new Refused("no browser wallet found (window.ethereum): install one and reload");
@@ -70,13 +162,18 @@ const rpc = (method, params = []) => wallet().request({ method, params });
 async function connect() {
   show("wallet-error", "");
   try {
-    const [account] = await rpc("eth_requestAccounts");
-    const chainId = BigInt(await rpc("eth_chainId"));
-    app.account = account;
-    app.chain = `evm:${chainId}`;
-    show("account", account);
+    if (app.config.chain.error) throw new Refused(app.config.chain.error);
+    if (app.kind === "aptos") {
+      await connectAptos();
+    } else {
+      const [account] = await rpc("eth_requestAccounts");
+      app.account = account;
+      app.chain = `evm:${BigInt(await rpc("eth_chainId"))}`;
+    }
+    show("account", app.account);
     show("chain", app.chain);
     await loadCatalogue();
+    document.body.dataset.connected = app.kind;
   } catch (err) {
     show("wallet-error", err.message || String(err));
   }
@@ -118,14 +215,16 @@ function cell(row, text, mono = false) {
   return td;
 }
 
-function formatEth(wei) {
+function formatEth(wei) { // the chain's coin: ETH (18 decimals) or APT (8)
   const v = BigInt(wei);
-  const frac = (v % WEI).toString().padStart(18, "0").replace(/0+$/, "");
-  return `${v / WEI}${frac ? "." + frac : ""} ETH`;
+  const one = 10n ** BigInt(app.decimals);
+  const frac = (v % one).toString().padStart(app.decimals, "0").replace(/0+$/, "");
+  return `${v / one}${frac ? "." + frac : ""} ${app.unit}`;
 }
 
 // An offer's price is per GiB delivered, in the chain's smallest unit (kind 31338 `price` tag).
-const priceText = (price) => (price === null || price === undefined ? "no price" : `${price} wei/GiB`);
+const priceText = (price) => (price === null || price === undefined ? "no price"
+  : `${price} ${app.kind === "aptos" ? "octas" : "wei"}/GiB`);
 
 async function loadCatalogue() {
   const q = `chain=${encodeURIComponent(app.chain)}&limit=100`;
@@ -160,10 +259,11 @@ async function loadCatalogue() {
 }
 
 // ---- order -----------------------------------------------------------------------------------------
-function parseEth(text, field) {
-  const m = String(text).trim().match(/^(\d+)(?:\.(\d{0,18}))?$/);
-  if (!m) throw new Refused(`${field}: "${text}" is not an amount in ETH (up to 18 decimals)`);
-  return BigInt(m[1]) * WEI + BigInt((m[2] || "").padEnd(18, "0"));
+function parseEth(text, field) { // an amount of the chain's coin (ETH or APT) in its smallest unit
+  const d = app.decimals;
+  const m = String(text).trim().match(new RegExp(`^(\\d+)(?:\\.(\\d{0,${d}}))?$`));
+  if (!m) throw new Refused(`${field}: "${text}" is not an amount in ${app.unit} (up to ${d} decimals)`);
+  return BigInt(m[1]) * 10n ** BigInt(d) + BigInt((m[2] || "").padEnd(d, "0"));
 }
 function parseWindow(text, field) {
   if (!/^\d+$/.test(String(text).trim())) throw new Refused(`${field}: "${text}" is not a number of seconds`);
@@ -190,7 +290,7 @@ function readOrderForm() {
   const cost = parseEth($("cost").value, "cost");
   const tip = parseEth($("tip").value, "tip");
   if (cost === 0n) throw new Refused("E_ZERO_AMOUNT: the cost must be more than zero");
-  const max = BigInt(app.config.amount_max);
+  const max = app.amountMax;
   if (down > max || cost > max || tip > max) throw new Refused(`E_OVERFLOW: each amount must be at most ${max} wei`);
   const windows = [["take-window", "take window"], ["ack-window", "ack window"], ["reveal-window", "reveal window"]]
     .map(([id, name]) => parseWindow($(id).value, name));
@@ -203,6 +303,15 @@ async function placeOrder() {
   try {
     if (!app.account) throw new Refused("connect a wallet first");
     const o = readOrderForm();
+    if (app.kind === "aptos") {
+      const before = await buyerOrderIds();
+      const hash = await aptosSubmit("pull", { model_root: o.root, relays: o.relays, down: o.down, cost: o.cost, tip: o.tip,
+        take_window_s: o.windows[0], ack_window_s: o.windows[1], reveal_window_s: o.windows[2] });
+      show("order-status", `order submitted by the wallet (tx ${hash}): ${formatEth(o.down + o.cost + o.tip)} ` +
+                           "escrowed once it executes; it is followed below as soon as the indexer has it");
+      awaitNewOrder(before);
+      return;
+    }
     const receipt = await send(encodePull(o.root, o.relays, o.down, o.cost, o.tip, o.windows), o.down + o.cost + o.tip);
     const log = receipt.logs.find((l) => l.topics[0] === app.config.topics.OrderPulled);
     if (!log) throw new Error("the receipt has no OrderPulled event: is this the agihub market?");
@@ -215,6 +324,29 @@ async function placeOrder() {
   }
 }
 
+// Aptos: the wallet returns only the transaction hash, so the new order is found in the API.
+async function buyerOrderIds() {
+  const page = await api(`/orders?chain=${encodeURIComponent(app.chain)}&buyer=${app.account}&limit=100`);
+  return new Set(page.items.map((o) => String(o.order_id)));
+}
+async function awaitNewOrder(before) {
+  for (let i = 0; i < 600 && !app.orderId; i++) {
+    await new Promise((r) => setTimeout(r, 1000));
+    try {
+      const fresh = [...await buyerOrderIds()].filter((id) => !before.has(id));
+      if (fresh.length) { followOrder(BigInt(fresh[0])); return; }
+    } catch (err) { /* the API may be restarting: try again */ }
+  }
+}
+
+function followOrder(id) {
+  app.orderId = id;
+  app.order = null;
+  $("timeline").replaceChildren();
+  show("order-id", `#${id}`);
+  watch();
+}
+
 // ---- live progress ----------------------------------------------------------------------------------
 async function refreshOrder() {
   app.order = await api(`/orders/${app.chain}/${app.orderId}`);
@@ -224,7 +356,51 @@ async function refreshOrder() {
   $("fetch-confirm").disabled = state !== "TAKEN";
   $("cancel").disabled = state !== "OPEN";
   $("raise").disabled = state !== "OPEN" && state !== "TAKEN";
+  await updateSettle();
   if (state === "COMPLETED") await showReveal();
+}
+
+// ---- settle: an order past its current deadline in OPEN, TAKEN or ACKED can be expired --------------
+async function chainNow() { // the chain's clock (a local chain may have travelled in time)
+  if (app.kind === "evm") return Number(BigInt((await rpc("eth_getBlockByNumber", ["latest", false])).timestamp));
+  return Math.floor(Date.now() / 1000);
+}
+async function updateSettle() {
+  const o = app.order;
+  const settleable = o && app.config.settleable.includes(o.state_name.toUpperCase());
+  const due = settleable && (await chainNow()) > Number(o.deadline);
+  $("settle").hidden = !due;
+  $("settle").disabled = !due;
+}
+// market.vy / market.move settle: OPEN refunds down + cost + tip, TAKEN or ACKED cost + tip.
+function expectedRefund(o) {
+  const paid = BigInt(o.cost) + BigInt(o.tip);
+  return o.state_name.toUpperCase() === "OPEN" ? paid + BigInt(o.down) : paid;
+}
+async function settleOrder() {
+  show("progress-error", "");
+  show("progress-status", "");
+  $("settle").disabled = true;
+  try {
+    let refund, tx;
+    if (app.kind === "aptos") {
+      refund = expectedRefund(app.order);
+      tx = await aptosSubmit("settle", { order_id: app.orderId });
+    } else {
+      const receipt = await send(encodeSettle(app.orderId));
+      const log = receipt.logs.find((l) => l.topics[0] === app.config.topics.OrderSettled);
+      if (!log) throw new Error("the receipt has no OrderSettled event: is this the agihub market?");
+      refund = BigInt("0x" + log.data.slice(2 + 64, 2 + 128)); // (from_state, refund)
+      tx = receipt.transactionHash;
+    }
+    $("settle").dataset.refund = refund.toString();
+    show("progress-status", `order #${app.orderId} settled (expired): ${formatEth(refund)} refunded to your ` +
+                            `credits, withdraw them (tx ${tx})`);
+    $("settle").hidden = true;
+  } catch (err) {
+    show("progress-error", err.message || String(err));
+    $("settle").disabled = false;
+  }
 }
 
 async function watch() {
@@ -236,6 +412,9 @@ async function watch() {
     if (i > 600) { show("progress-error", "the indexer has not seen the order after 2 minutes"); return; }
     await new Promise((r) => setTimeout(r, 200));
   }
+  try { await refreshOrder(); } catch (err) { show("progress-error", err.message); }
+  clearInterval(app.settleTimer); // the deadline passes without an event: look at the clock every second
+  app.settleTimer = setInterval(() => updateSettle().catch(() => {}), 1000);
   const source = new EventSource(`/orders/${app.chain}/${app.orderId}/events?interval=0.2`);
   app.source = source;
   source.addEventListener("order_event", async (message) => {
@@ -289,6 +468,10 @@ async function fetchAndConfirm() {
   show("progress-error", "");
   $("fetch-confirm").disabled = true;
   try {
+    if (app.kind === "aptos") {
+      throw new Refused("relays accept delivery downloads signed by EVM accounts only: on Aptos, fetch and " +
+                        "confirm with the SDK or CLI (agihub order confirm)");
+    }
     const relay = await api(`/relays/${app.chain}/${app.order.taker}`);
     const endpoint = relay.endpoint;
     const base = endpoint.replace(/^ws(s?):\/\//i, "http$1://").replace(/\/+$/, "");
@@ -318,7 +501,8 @@ async function fetchAndConfirm() {
 async function cancelOrder() {
   show("progress-error", "");
   try {
-    await send(encodeCancel(app.orderId));
+    if (app.kind === "aptos") await aptosSubmit("cancel", { order_id: app.orderId });
+    else await send(encodeCancel(app.orderId));
     show("progress-status", `order #${app.orderId} cancelled: the escrow is credited to you, withdraw it`);
   } catch (err) {
     show("progress-error", err.message || String(err));
@@ -337,7 +521,8 @@ async function raisePayment() {
     if (app.order.state_name.toUpperCase() === "TAKEN" && down + cost > 0n) {
       throw new Refused("E_WRONG_STATE: once the order is taken only the tip can be raised");
     }
-    await send(encodeRaise(app.orderId, down, cost, tip), down + cost + tip);
+    if (app.kind === "aptos") await aptosSubmit("raise_payment", { order_id: app.orderId, down, cost, tip });
+    else await send(encodeRaise(app.orderId, down, cost, tip), down + cost + tip);
     show("progress-status", `raised the payment of order #${app.orderId} by ${formatEth(down + cost + tip)}`);
     await refreshOrder();
   } catch (err) {
@@ -349,8 +534,9 @@ async function withdrawCredits() {
   show("progress-error", "");
   try {
     if (!app.account) throw new Refused("connect a wallet first");
-    const receipt = await send(app.config.selectors.withdraw);
-    show("progress-status", `withdrew your credits (tx ${receipt.transactionHash})`);
+    const tx = app.kind === "aptos" ? await aptosSubmit("withdraw", {})
+      : (await send(app.config.selectors.withdraw)).transactionHash;
+    show("progress-status", `withdrew your credits (tx ${tx})`);
   } catch (err) {
     show("progress-error", err.message || String(err));
   }
@@ -392,6 +578,11 @@ async function openDelivery(sealed, keyHex, saltHex) {
 // ---- the revealed key ----------------------------------------------------------------------------------
 async function showReveal() {
   if ($("reveal").dataset.key) return;
+  if (app.kind === "aptos") {
+    show("reveal", "the relay revealed the order key: read it and open the delivery with the SDK " +
+                   "(Client.open) or the CLI (agihub order open)");
+    return;
+  }
   const logs = await rpc("eth_getLogs", [{ address: app.market, fromBlock: "0x0", toBlock: "latest",
     topics: [app.config.topics.KeyRevealed, "0x" + word(app.orderId)] }]);
   if (logs.length === 0) throw new Error("the order is completed but no KeyRevealed event was found");
@@ -419,10 +610,32 @@ async function showReveal() {
 }
 
 // ---- start ---------------------------------------------------------------------------------------------
+async function followFromForm() {
+  show("progress-error", "");
+  try {
+    if (!app.chain) throw new Refused("connect a wallet first");
+    const text = $("follow-id").value.trim();
+    if (!/^\d+$/.test(text)) throw new Refused(`"${text}" is not an order number`);
+    followOrder(BigInt(text));
+  } catch (err) {
+    show("progress-error", err.message || String(err));
+  }
+}
+
 async function start() {
   app.config = await api("/app/config.json");
+  const chain = app.config.chain;
+  app.kind = chain.kind;
+  app.decimals = chain.decimals || 18;
+  app.unit = chain.unit || "ETH";
+  app.amountMax = app.kind === "aptos" ? (1n << 64n) - 1n : BigInt(app.config.amount_max);
+  for (const e of document.querySelectorAll(".unit")) e.textContent = app.unit;
+  if (chain.error) show("wallet-error", chain.error);
+  if (app.kind === "aptos") showWallets();
   const fromUrl = new URLSearchParams(location.search).get("market");
-  app.market = fromUrl && /^0x[0-9a-fA-F]{40}$/.test(fromUrl) ? fromUrl : app.config.market;
+  const pattern = app.kind === "aptos" ? /^0x[0-9a-fA-F]{1,64}$/ : /^0x[0-9a-fA-F]{40}$/;
+  app.market = fromUrl && pattern.test(fromUrl) ? fromUrl : app.config.market;
+  if (app.kind === "aptos" && app.market) app.config.chain.module = aptosAddress(app.market);
   show("market", app.market || "unknown: open the page as /app?market=0x...");
   $("connect").onclick = connect;
   $("place").onclick = placeOrder;
@@ -430,6 +643,8 @@ async function start() {
   $("cancel").onclick = cancelOrder;
   $("withdraw").onclick = withdrawCredits;
   $("raise").onclick = raisePayment;
+  $("settle").onclick = settleOrder;
+  $("follow").onclick = followFromForm;
   document.body.dataset.ready = "1";
 }
 start().catch((err) => show("wallet-error", err.message || String(err)));
