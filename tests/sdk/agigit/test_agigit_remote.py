@@ -204,3 +204,21 @@ def test_push_and_fetch_report_progress(cli: Cli, relays: list, tmp_path: Path) 
     assert len(seen["push"]) == len(shards)
     commit_id, done, goal = seen["fetch"][-1]
     assert commit_id == created.id and done >= goal == sum(s.size for s in shards[:2])
+
+
+def test_pushed_versions_are_found_by_root(cli: Cli, relays: list, tmp_path: Path) -> None:
+    """A buyer holding only a model root finds the signed manifest agigit push placed on the relays."""
+    from agihub.client.manifests import find_manifest
+
+    work = tmp_path / "w"
+    cli.ok(tmp_path, "init", str(work), "--name", "m", "--k", "2", "--n", "3")
+    for relay in relays:
+        cli.ok(work, "relay", "add", relay.http_url)
+    make_model(work / MODEL)
+    cid = json.loads(cli.ok(work, "commit", "-m", "v1", "--json"))["commit"]
+    assert json.loads(cli.ok(work, "push", "--json"))["failed"] == {}
+    repo = Repository.find(work)
+    signed = repo.manifest(repo.read_commit(cid).params.manifest)
+    root = bytes.fromhex(signed.manifest.model_root)
+    for relay in relays:  # each relay was told, and serves the manifest itself
+        assert find_manifest(root, [relay.http_url]).to_bytes() == signed.to_bytes()

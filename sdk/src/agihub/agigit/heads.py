@@ -31,19 +31,11 @@ from agihub.agigit.errors import RemoteError
 from agihub.identity import SecretKey
 from agihub.nostr import kinds
 from agihub.nostr.event import Event, InvalidEvent, parse_event, sign_event
+from agihub.transfer.relays import ws_url
 
 HEAD_KIND = kinds.REPO_HEAD
 HEAD_FORMAT = "agigit-head/1"
 TIMEOUT_S = 10.0
-
-
-def ws_url(url: str) -> str:
-    """The relay's websocket URL for an ``http(s)://`` or ``ws(s)://`` relay address."""
-    text = url.strip().rstrip("/")
-    for http, ws in (("http://", "ws://"), ("https://", "wss://")):
-        if text.startswith(http):
-            return ws + text[len(http) :]
-    return text
 
 
 def head_event(
@@ -103,9 +95,9 @@ def publish(url: str, event: Event, key: SecretKey | None = None) -> None:
                     auth = sign_event(key, kinds.AUTH, "", [["relay", ws_url(url)], ["challenge", challenge]])
                     ws.send(json.dumps(["AUTH", auth.to_dict()]))
                     continue
-                raise RemoteError(f"relay {url} refused the head event: {_reason(message)}")
+                raise RemoteError(f"relay {url} refused the kind-{event.kind} event: {_reason(message)}")
             elif message[0] == "NOTICE":
-                raise RemoteError(f"relay {url} refused the head event: {message[1:]}")
+                raise RemoteError(f"relay {url} refused the kind-{event.kind} event: {message[1:]}")
 
 
 def _reason(message: list[Any]) -> str:

@@ -224,6 +224,14 @@ def _push_package(
     targets = [RelayTarget(url=r.url, operator=r.operator or r.url) for r in relays]
     report = push_package(pkg, targets, repo.config.key, progress=_per_commit(progress, commit.id))
     failed.update(report.failed)
+    # Announce the version with its manifest blob, so a buyer holding only the root finds the
+    # manifest on these relays (agihub.client.manifests); a refusal is reported, not fatal.
+    announcement = kinds.manifest_announcement(repo.config.key, signed)
+    for relay in relays:
+        try:
+            heads.publish(relay.url, announcement, repo.config.key)
+        except RemoteError as exc:
+            failed[relay.url] = str(exc)
     sizes = {s.index: s.size for s in signed.manifest.shards}
     uploaded[commit.id] = uploaded.get(commit.id, 0) + sum(
         sizes[i] * len(urls) for i, urls in report.placements.items()

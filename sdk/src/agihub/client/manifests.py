@@ -30,40 +30,24 @@ from agihub.client.core import ManifestMismatch, ManifestNotFound, check_found_m
 from agihub.errors import StorageError
 from agihub.identity import SecretKey
 from agihub.nostr import kinds
-from agihub.nostr.event import Event, sign_event
+from agihub.nostr.event import Event
 from agihub.storage import SignedManifest, parse_manifest
 from agihub.storage.manifest import MAX_MANIFEST_SIZE
 from agihub.transfer import http_base
+from agihub.transfer.relays import ws_url
 
 log = logging.getLogger(__name__)
 
 __all__ = ["MANIFEST_TAG", "announce", "announcement", "find_manifest", "ws_url"]
 
 #: The tag of a model-version announcement naming the manifest blob (sha256 of manifest.json).
-MANIFEST_TAG = "x"
-
-
-def ws_url(url: str) -> str:
-    """The relay's websocket URL for an ``http(s)://`` or ``ws(s)://`` relay address."""
-    text = url.strip().rstrip("/")
-    for http, ws in (("http://", "ws://"), ("https://", "wss://")):
-        if text.startswith(http):
-            return ws + text[len(http) :]
-    return text
+MANIFEST_TAG = kinds.MANIFEST_TAG
 
 
 def announcement(key: SecretKey, signed: SignedManifest) -> Event:
     """The kind-31337 announcement of ``signed``: root, name, parent, size, shard count and the
     ``x`` tag naming its manifest blob; the content is the manifest's card as JSON."""
-    body = signed.manifest
-    tags = [["d", body.model_root], ["name", body.card.name]]
-    tags += [["parent", body.payload.parent_root]] if body.payload.parent_root else []
-    tags += [["size", str(body.payload.size)], ["shards", str(len(body.shards))]]
-    tags += [[MANIFEST_TAG, hashlib.sha256(signed.to_bytes()).hexdigest()]]
-    content = json.dumps(body.card.model_dump(mode="json", exclude_none=True), sort_keys=True)
-    event = sign_event(key, kinds.MODEL_VERSION, content, tags)
-    kinds.validate_agihub_event(event)
-    return event
+    return kinds.manifest_announcement(key, signed)
 
 
 def announce(url: str, event: Event, timeout: float = 10.0) -> str | None:

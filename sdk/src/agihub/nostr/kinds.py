@@ -7,15 +7,20 @@ here, so a malformed announcement is refused at the relay instead of confusing e
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import TYPE_CHECKING
 
 from agihub.nostr.event import Event, InvalidEvent, is_hex64, sign_event
 
 if TYPE_CHECKING:
     from agihub.identity import SecretKey
+    from agihub.storage.manifest import SignedManifest
 
-#: A model version: ``d`` = model_root hex; published by the model's publisher.
+#: A model version: ``d`` = model_root hex; published by the model's publisher. Its optional ``x``
+#: tag (MANIFEST_TAG) is the sha256 of the signed manifest.json, the blob a buyer fetches by root.
 MODEL_VERSION = 31337
+MANIFEST_TAG = "x"
 #: A relay offer: ``d`` = the relay's Nostr pubkey hex; published by the relay itself.
 RELAY_OFFER = 31338
 #: A repository head: ``d`` = repository name; ``branch``, ``c`` = head commit id, ``x`` = sha256 of the
@@ -62,6 +67,7 @@ def model_version(
     size: int | None = None,
     shards: int | None = None,
     topics: tuple[str, ...] = (),
+    manifest_blob: str | None = None,
 ) -> Event:
     """Sign a model-version announcement (kind 31337) as the publisher ``key``."""
     tags = [["d", model_root], ["name", name]]
@@ -69,9 +75,26 @@ def model_version(
     tags += [["size", str(size)]] if size is not None else []
     tags += [["shards", str(shards)]] if shards is not None else []
     tags += [["t", topic] for topic in topics]
+    tags += [[MANIFEST_TAG, manifest_blob]] if manifest_blob is not None else []
     event = sign_event(key, MODEL_VERSION, metadata, tags)
     validate_agihub_event(event)
     return event
+
+
+def manifest_announcement(key: SecretKey, signed: SignedManifest) -> Event:
+    """The model-version announcement of a signed package: root, name, parent, size, shard count and
+    the ``x`` tag naming its manifest blob; the content is the manifest's card as JSON."""
+    body = signed.manifest
+    return model_version(
+        key,
+        body.model_root,
+        body.card.name,
+        metadata=json.dumps(body.card.model_dump(mode="json", exclude_none=True), sort_keys=True),
+        parent=body.payload.parent_root,
+        size=body.payload.size,
+        shards=len(body.shards),
+        manifest_blob=hashlib.sha256(signed.to_bytes()).hexdigest(),
+    )
 
 
 def relay_offer(

@@ -44,6 +44,15 @@ def http_base(endpoint: str) -> str:
     raise ValueError(f"relay endpoint {endpoint!r} is not a ws(s):// or http(s):// URL")
 
 
+def ws_url(url: str) -> str:
+    """The relay's websocket URL for an ``http(s)://`` or ``ws(s)://`` relay address."""
+    text = url.strip().rstrip("/")
+    for http_prefix, ws_prefix in (("http://", "ws://"), ("https://", "wss://")):
+        if text.startswith(http_prefix):
+            return ws_prefix + text[len(http_prefix) :]
+    return text
+
+
 @dataclass(frozen=True)
 class RelayTarget:
     """A relay a shard may be placed on. ``operator`` groups relays run by one party (its chain
