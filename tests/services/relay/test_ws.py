@@ -279,6 +279,10 @@ def test_agihub_kinds_are_validated(client: TestClient, key: SecretKey) -> None:
         challenge_of(ws)
         bad = sign_event(key, kinds.MODEL_VERSION, "", [["d", "not-hex"], ["name", "m"]])
         assert publish(ws, bad.to_dict())[3].startswith("invalid: model version: d tag")
+        no_blob = sign_event(
+            key, kinds.MODEL_VERSION, "", [["d", root], ["name", "m"], ["x", "manifest.json"]]
+        )
+        assert publish(ws, no_blob.to_dict())[3].startswith("invalid: model version: x tag")
         good = sign_event(key, kinds.MODEL_VERSION, "{}", [["d", root], ["name", "m"], ["size", "10"]])
         assert publish(ws, good.to_dict())[2] is True
         offer = sign_event(

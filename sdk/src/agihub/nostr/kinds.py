@@ -126,6 +126,11 @@ def _check_model_version(event: Event) -> None:
     parent = event.first_tag("parent")
     if parent is not None and not is_hex64(parent):
         raise InvalidEvent("model version: parent tag must be 64 lower-case hex characters")
+    blob = event.first_tag(MANIFEST_TAG)
+    if blob is not None and not is_hex64(blob):
+        raise InvalidEvent(
+            "model version: x tag must be the manifest's sha256 as 64 lower-case hex characters"
+        )
     _check_sizes(event, "size", "shards")
 
 
