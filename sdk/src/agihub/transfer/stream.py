@@ -134,8 +134,10 @@ class StreamRebuild:
         with self._cond:
             while True:
                 shard = self._shards[index]
-                if self._stop or shard.failed:
-                    raise _Stopped(f"shard {index} is no longer being downloaded")
+                if shard.failed:
+                    raise _Stopped(f"the download of shard {index} failed")
+                if self._stop:
+                    raise _Stopped(f"the fetch stopped while shard {index} was awaited")
                 if shard.path is not None and shard.written >= need:
                     return shard.path
                 self._cond.wait()
