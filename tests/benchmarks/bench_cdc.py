@@ -12,14 +12,20 @@ Measures, on one deterministic JSONL dataset (default 1 GiB) in one run:
               scattered  every 100th record — each chunk holds ~5000 records at avg 1 MiB, so
                          nearly every chunk is touched; printed with an 8 KiB-average cap too,
                          to show the chunk-size trade-off honestly;
-  thin pack pack_data of the edited version against the first (k=4, n=6, on tmpfs): the bytes
-            its shards carry versus a full package.
-Every throughput is the best of ``--repeat`` runs.
+  thin pack pack_data of each edited version against the first (k=4, n=6, on tmpfs), with
+            deduplication only (the anchor) and with delta chunks (agihub.storage.thin: a new chunk
+            resembling the first version's chunk at the same place is carried as a zstd delta
+            against it): the share of the new version's bytes the thin package does NOT carry
+            (goal >= 95%), the bytes its stream carries versus the full package, the pack time of
+            each, and assemble_data's rate for both packages (every chunk rebuilt and checked)
+            beside copying and hashing the file once.
+Every throughput is the best of ``--repeat`` runs (the packs and assemblies: one run each).
 """
 
 from __future__ import annotations
 
 import argparse
+import filecmp
 import hashlib
 import os
 import random
@@ -31,8 +37,9 @@ from pathlib import Path
 
 from agihub.identity import SecretKey
 from agihub.storage import cdc
-from agihub.storage.manifest import Card
+from agihub.storage.manifest import Card, SignedManifest
 from agihub.storage.package import PackOptions, pack_data
+from agihub.storage.unpack import assemble_data
 
 MB = 1_000_000
 WORDS = [
@@ -125,21 +132,76 @@ def measure(args: argparse.Namespace, work: Path) -> None:
           f"{share_s_small:.1%} at avg 8 KiB chunks")  # fmt: skip
 
     if not args.skip_pack:
-        v1_path, v2_path = work / "v1.jsonl", work / "v2.jsonl"
+        v1_path = work / "v1.jsonl"
         v1_path.write_bytes(data)
-        v2_path.write_bytes(v2_clustered)
+        variants = {"clustered": v2_clustered, "scattered": v2_scattered}
         del data, v2_clustered, v2_scattered, records
         key, opts = SecretKey.generate(), PackOptions(k=4, n=6, workers=2)
         start = time.perf_counter()
         m1 = pack_data(v1_path, work / "p1", key, Card(name="ds", version="1"), options=opts)
         t_full = time.perf_counter() - start
+        full = m1.manifest.erasure.stream_size
+        print(f"pack_data v1 (full): {size / t_full / MB:.0f} MB/s, stream {full / (1 << 20):.0f} MiB")
+        for name in list(variants):
+            v2_path = work / f"v2-{name}.jsonl"
+            v2_path.write_bytes(variants.pop(name))
+            thin_pack(name, v1_path, v2_path, m1, key, opts, work)
+            v2_path.unlink()
+
+
+def thin_pack(name: str, v1_path: Path, v2_path: Path, m1: SignedManifest, key: SecretKey,
+              opts: PackOptions, work: Path) -> None:  # fmt: skip
+    """Pack ``v2_path`` thin against ``m1`` without and with delta chunks; print both beside the full
+    package, then time assembling each beside copying and hashing the file once."""
+    size, full = v2_path.stat().st_size, m1.manifest.erasure.stream_size
+    resolve = {m1.manifest_id.hex(): (m1, v1_path)}.__getitem__
+    rows = []
+    for label, with_deltas in (("dedup only", None), ("dedup + delta", resolve)):
+        out, carried = work / f"p2-{name}-{len(rows)}", work / f"c2-{name}-{len(rows)}"
         start = time.perf_counter()
-        m2 = pack_data(v2_path, work / "p2", key, Card(name="ds", version="2"), bases=[m1], options=opts)
-        t_thin = time.perf_counter() - start
-        full, thin = m1.manifest.erasure.stream_size, m2.manifest.erasure.stream_size
-        print(f"pack_data v1 (full): {size / t_full / MB:.0f} MB/s, stream {full / (1 << 20):.0f} MiB; "
-              f"v2 (thin, against v1): {size / t_thin / MB:.0f} MB/s, stream {thin / (1 << 20):.1f} MiB "
-              f"= {thin / full:.1%} of the full package (shards hold only new chunks)")  # fmt: skip
+        m2 = pack_data(v2_path, out, key, Card(name="ds", version="2"), bases=[m1], resolve=with_deltas,
+                       keep_carried=carried, options=opts)  # fmt: skip
+        seconds = time.perf_counter() - start
+        shutil.rmtree(out)
+        # Nothing reusable (scattered, dedup only): a full package, whose carried file is v2 itself.
+        rows.append((label, m2, carried if m2.manifest.reuse else v2_path, seconds))
+    for label, m2, _, seconds in rows:
+        thin = m2.manifest.erasure.stream_size
+        deltas = len(m2.manifest.reuse.deltas or []) if m2.manifest.reuse else 0
+        print(f"  {name:9} {label:13}: {1 - thin / size:6.2%} of v2's bytes not carried (goal >= 95%); "
+              f"stream {thin / (1 << 20):6.1f} MiB = {thin / full:6.2%} of the full package; pack "
+              f"{seconds:4.1f} s ({size / seconds / MB:3.0f} MB/s); {deltas} delta chunks")  # fmt: skip
+    rates = [""]
+    for label, m2, carried, _ in rows:
+        start = time.perf_counter()
+        assemble_data(m2, carried, resolve, work / "out")
+        rate = size / (time.perf_counter() - start) / MB
+        same = filecmp.cmp(work / "out", v2_path, shallow=False)
+        rates.append(f"{label} {rate:.0f} MB/s{'' if same else ' (DIFFERENT BYTES)'}")
+        if carried != v2_path:
+            carried.unlink()
+        (work / "out").unlink()
+    t_copy = min(
+        timed(lambda: copy_and_hash(v2_path, work / "out")) for _ in range(2)
+    )  # warm, like the above
+    rates[0] = f"copy + sha256 of the file {size / t_copy / MB:.0f} MB/s"
+    (work / "out").unlink()
+    print(f"  {name:9} assemble_data: {'; '.join(rates[1:])}; beside {rates[0]}")
+
+
+def timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def copy_and_hash(src: Path, dest: Path) -> None:
+    """The anchor for assembling: read, hash and write every byte once."""
+    hasher = hashlib.sha256()
+    with src.open("rb") as f, dest.open("wb") as out:
+        while block := f.read(8 << 20):
+            hasher.update(block)
+            out.write(block)
 
 
 def main() -> None:

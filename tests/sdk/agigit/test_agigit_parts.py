@@ -264,3 +264,40 @@ def test_fetched_commit_naming_an_unplaced_part_version_is_refused(
     result = cli(bob, "fetch")
     assert result.code == 1 and "the head blob does not place on any relay" in result.err
     assert snapshot(bob) == before
+
+
+def test_scattered_record_edits_are_stored_pushed_and_fetched_as_deltas(
+    cli: Cli, relays: list, tmp_path: Path
+) -> None:
+    alice = tmp_path / "alice"
+    # 128 KiB cap (16 KiB average chunks, ~100 records each): editing every 100th record touches them all.
+    cli.ok(tmp_path, "init", str(alice), "--name", "m", "--k", "2", "--n", "3", "--cdc-cap", str(1 << 17))
+    make_model(alice / MODEL, seed=0)
+    (alice / "train.jsonl").write_text(records(6000, seed=1))
+    cli.ok(alice, "add", "--part", "train-data", "train.jsonl")
+    cli.ok(alice, "relay", "add", relays[0].http_url, "--operator", "op-a")
+    c1 = json.loads(cli.ok(alice, "commit", "-m", "v1", "--json"))["commit"]
+    first = json.loads(cli.ok(alice, "push", "--json"))
+    (alice / "train.jsonl").write_text(records(6000, seed=1, edit=range(50, 6000, 100)))  # 1 %, scattered
+    c2 = json.loads(cli.ok(alice, "commit", "-m", "relabel every 100th", "--json"))["commit"]
+    second = json.loads(cli.ok(alice, "push", "--json"))
+    repo = Repository.find(alice)
+    v1, v2 = (repo.read_commit(c).commit.parts["train-data"] for c in (c1, c2))
+    thin = repo.manifest(v2.manifest).manifest
+    old = {c.sha256 for c in repo.manifest(v1.manifest).manifest.chunking.chunks}
+    dedup_only = sum(c.length for c in thin.chunking.chunks if c.sha256 not in old)
+    assert dedup_only > 0.5 * v2.size  # deduplication alone would store most of the file again
+    assert thin.reuse is not None and thin.reuse.deltas and thin.reuse.bases == [v1.manifest]
+    stored = (repo.package_dir(v2.manifest) / PAYLOAD).stat().st_size
+    assert stored == thin.erasure.stream_size < 0.05 * v2.size
+    assert second["uploaded"][c2] < 0.1 * first["uploaded"][c1]
+    # The edited file still checks out exactly, here and in a fresh clone fetched from the relay.
+    cli.ok(alice, "checkout", c1, "--part", "train-data")
+    assert (alice / "train.jsonl").read_text() == records(6000, seed=1)
+    bob = tmp_path / "bob"
+    cli.ok(tmp_path, "init", str(bob), "--name", "m", "--upstream", repo.config.key.public_key.npub)
+    cli.ok(bob, "relay", "add", "--fetch", relays[0].http_url)
+    assert json.loads(cli.ok(bob, "fetch", "--json"))["head"] == c2
+    cli.ok(bob, "checkout", c2)
+    assert (bob / "train.jsonl").read_text() == records(6000, seed=1, edit=range(50, 6000, 100))
+    assert (Repository.find(bob).package_dir(v2.manifest) / PAYLOAD).stat().st_size == stored

@@ -9,8 +9,10 @@ checkpoint on the same data stores no data, and new data for the same code store
   default) is refused with :class:`PartTooLargeError`.
 * ``train-data`` / ``val-data`` are packed with content-defined chunking (``fastcdc/1``,
   :mod:`agihub.storage.cdc`) as *thin* packages: only the chunks that the part's previous version
-  (and the packages it reuses) does not carry go into the new package's shards; its manifest names
-  those earlier packages for the rest. The local store and a push hold/upload only new chunks.
+  (and the packages it reuses) does not carry go into the new package's shards, and an edited chunk
+  goes in as a small delta against the previous version's chunk (:mod:`agihub.storage.thin`); its
+  manifest names those earlier packages for the rest. The local store and a push hold/upload only
+  new chunks and deltas.
 * ``params`` (the safetensors model, with deltas and parameter groups) lives in
   :mod:`agihub.agigit.worktree`.
 """
@@ -26,7 +28,7 @@ from agihub.agigit.commit import PartVersion
 from agihub.agigit.errors import PartTooLargeError
 from agihub.agigit.repository import PAYLOAD, Repository
 from agihub.storage.cdc import file_spans
-from agihub.storage.manifest import Card, SignedManifest, carried_chunks
+from agihub.storage.manifest import Card, SignedManifest
 from agihub.storage.package import PackOptions, pack_data, pack_file
 
 DATA_PARTS = ("train-data", "val-data")
@@ -55,9 +57,11 @@ def pack_part(
     name = repo.config.files.get(part, snapshot.name)
     if part in DATA_PARTS:
         signed = pack_data(snapshot, pkg, repo.config.key, card, cap=repo.config.cdc_cap,
-                           bases=reuse_bases(repo, previous), options=PackOptions(k=repo.config.k, n=repo.config.n),
+                           bases=reuse_bases(repo, previous), resolve=repo.base_resolver(),
+                           keep_carried=pkg / PAYLOAD, options=PackOptions(k=repo.config.k, n=repo.config.n),
                            owner_secret=repo.owner_secret, metadata={"path": name})  # fmt: skip
-        _keep_carried(signed, snapshot, pkg / PAYLOAD)
+        if signed.manifest.reuse is None:  # a full package's carried file is the file itself
+            snapshot.replace(pkg / PAYLOAD)
     else:
         signed = pack_file(snapshot, pkg, repo.config.key, card, owner_secret=repo.owner_secret,
                            metadata={"path": name})  # fmt: skip
@@ -79,17 +83,6 @@ def reuse_bases(repo: Repository, previous: PartVersion | None) -> list[SignedMa
     if signed.manifest.reuse is not None:
         bases += [repo.manifest(mid) for mid in signed.manifest.reuse.bases]
     return bases
-
-
-def _keep_carried(signed: SignedManifest, snapshot: Path, dest: Path) -> None:
-    """Store only the chunks the package carries (the whole file when it is not thin)."""
-    if signed.manifest.reuse is None:
-        snapshot.replace(dest)
-        return
-    with snapshot.open("rb") as src, dest.open("wb") as out:
-        for chunk in carried_chunks(signed.manifest):
-            src.seek(chunk.offset)
-            out.write(src.read(chunk.length))
 
 
 @dataclass(frozen=True)

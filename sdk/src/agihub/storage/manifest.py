@@ -26,6 +26,8 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -139,6 +141,26 @@ class Shard(_Strict):
     size: UInt
 
 
+class DeltaChunk(_Strict):
+    """A chunk stored as a delta: a zstd frame that rebuilds it with a *reference* chunk as its
+    raw-content dictionary (see :mod:`agihub.storage.delta_chunks`).
+
+    ``chunk`` is the index of the chunk it rebuilds (whose sha256 stays in ``chunking.chunks``, so
+    the rebuilt bytes are checked like any chunk); ``ref`` is the sha256 of the reference chunk,
+    carried in full by package ``bases[ref_base]``; ``sha256``/``length`` name the delta bytes,
+    which this package's stored stream carries (``carrier`` null, in chunk order among the carried
+    chunks) or which package ``bases[carrier]`` carries already (an unchanged chunk of a version
+    that was stored as a delta there).
+    """
+
+    chunk: UInt
+    ref: Hex32
+    ref_base: UInt
+    sha256: Hex32
+    length: Annotated[int, Field(ge=1, le=MAX_CHUNK_SIZE)]
+    carrier: UInt | None
+
+
 class Reuse(_Strict):
     """A *thin* data package: chunks it does not carry, and the earlier packages that do.
 
@@ -146,10 +168,24 @@ class Reuse(_Strict):
     are carried by package ``bases[base]`` (a chunk with the same sha256 among *its* carried
     chunks); every other chunk is carried here, in order, and only those make up the stored stream.
     Like a git thin pack: a new dataset version ships its new chunks and names the rest.
+
+    ``deltas`` (sorted by chunk, disjoint from ``chunks``) lists chunks stored as deltas against a
+    similar chunk of a base (:class:`DeltaChunk`): the stored stream holds, in chunk order, each
+    chunk carried in full and each delta whose ``carrier`` is null (see :func:`stored_items`).
+    ``deltas`` is left out of the encoding when absent, so thin manifests written before it existed
+    keep their bytes and ids.
     """
 
     bases: Annotated[list[Hex32], Field(min_length=1, max_length=4096)]
-    chunks: Annotated[list[Annotated[list[UInt], Field(min_length=3, max_length=3)]], Field(min_length=1)]
+    chunks: list[Annotated[list[UInt], Field(min_length=3, max_length=3)]]
+    deltas: Annotated[list[DeltaChunk], Field(min_length=1)] | None = None
+
+    @model_serializer(mode="wrap")
+    def _drop_absent_deltas(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get("deltas") is None:
+            data.pop("deltas", None)
+        return data
 
 
 class ManifestBody(_Strict):
@@ -301,17 +337,53 @@ def external_chunks(body: ManifestBody) -> dict[int, str]:
     return out
 
 
+def delta_chunks(body: ManifestBody) -> dict[int, DeltaChunk]:
+    """Chunk index → its delta entry, for the chunks stored as deltas (empty when there are none)."""
+    if body.reuse is None or body.reuse.deltas is None:
+        return {}
+    return {d.chunk: d for d in body.reuse.deltas}
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    """One piece of a package's stored stream: a chunk carried in full, or the delta bytes of a
+    chunk stored as a delta (``delta`` set). With encryption each item is one segment."""
+
+    chunk: int
+    length: int
+    sha256: str
+    delta: DeltaChunk | None = None
+
+
+def stored_items(body: ManifestBody) -> list[StoredItem]:
+    """The items of the stored stream, in order: what :func:`agihub.storage.unpack.unpack` rebuilds
+    (the *carried file*). Chunks reused from bases, and deltas another package carries, are absent."""
+    if body.reuse is None:
+        return [StoredItem(i, c.length, c.sha256) for i, c in enumerate(body.chunking.chunks)]
+    external = external_chunks(body)
+    deltas = delta_chunks(body)
+    out = []
+    for i, chunk in enumerate(body.chunking.chunks):
+        if i in external:
+            continue
+        delta = deltas.get(i)
+        if delta is None:
+            out.append(StoredItem(i, chunk.length, chunk.sha256))
+        elif delta.carrier is None:
+            out.append(StoredItem(i, delta.length, delta.sha256, delta))
+    return out
+
+
 def carried_indices(body: ManifestBody) -> list[int]:
-    """Indices of the chunks this package's stored stream holds, in stream order."""
+    """Indices of the chunks this package's stored stream holds *in full*, in stream order."""
     count = len(body.chunking.chunks)
     if body.reuse is None:
         return list(range(count))
-    external = external_chunks(body)
-    return [i for i in range(count) if i not in external]
+    return [item.chunk for item in stored_items(body) if item.delta is None]
 
 
 def carried_chunks(body: ManifestBody) -> list[Chunk]:
-    """The chunks held by the stored stream (all of them unless the package is thin)."""
+    """The chunks held in full by the stored stream (all of them unless the package is thin)."""
     if body.reuse is None:
         return list(body.chunking.chunks)
     return [body.chunking.chunks[i] for i in carried_indices(body)]
@@ -323,8 +395,8 @@ def stored_length(body: ManifestBody, chunk_index: int) -> int:
     return body.chunking.chunks[chunk_index].length + overhead
 
 
-def stream_size_for(chunks: list[Chunk], encrypted: bool) -> int:
-    """Length of the stored stream for these chunks."""
+def stream_size_for(chunks: Sequence[Chunk | StoredItem], encrypted: bool) -> int:
+    """Length of the stored stream for these chunks (or stored items)."""
     return sum(c.length for c in chunks) + (SEGMENT_OVERHEAD * len(chunks) if encrypted else 0)
 
 
@@ -369,7 +441,7 @@ def _check_erasure(body: ManifestBody) -> None:
     er = body.erasure
     if not er.k <= er.n:
         raise ManifestError(f"erasure k={er.k} exceeds n={er.n}")
-    if er.stream_size != stream_size_for(carried_chunks(body), body.encryption is not None):
+    if er.stream_size != stream_size_for(stored_items(body), body.encryption is not None):
         raise ManifestError("erasure stream_size does not match the chunks")
     if er.stripes != -(-er.stream_size // (er.k * er.block_size)):
         raise ManifestError("erasure stripe count does not match stream size, k and block size")
@@ -390,6 +462,8 @@ def _check_reuse(body: ManifestBody) -> None:
         raise ManifestError("only a data payload may reuse chunks of earlier packages")
     if len(set(reuse.bases)) != len(reuse.bases):
         raise ManifestError("reuse lists a base package twice")
+    if not reuse.chunks and reuse.deltas is None:
+        raise ManifestError("reuse names no reused chunk and no delta; leave reuse out instead")
     cursor = 0
     for first, stop, base in reuse.chunks:
         if not cursor <= first < stop <= len(body.chunking.chunks):
@@ -401,8 +475,37 @@ def _check_reuse(body: ManifestBody) -> None:
                 f"reuse range {first}..{stop} names base {base}; there are {len(reuse.bases)}"
             )
         cursor = stop
-    if not carried_indices(body):
+    _check_deltas(body)
+    if not stored_items(body):
         raise ManifestError("a thin package must carry at least one chunk")
+
+
+def _check_deltas(body: ManifestBody) -> None:
+    """Each delta entry names an existing chunk not reused whole, existing bases, and is smaller
+    than the chunk it rebuilds (a larger delta would be a pointless detour)."""
+    reuse = body.reuse
+    if reuse is None or reuse.deltas is None:
+        return
+    chunks = body.chunking.chunks
+    external = external_chunks(body)
+    previous = -1
+    for k, delta in enumerate(reuse.deltas):
+        field = f"reuse.deltas[{k}]"
+        if not previous < delta.chunk < len(chunks):
+            raise ManifestError(f"{field}.chunk {delta.chunk} is unsorted, repeated or out of range")
+        if delta.chunk in external:
+            raise ManifestError(f"{field}.chunk {delta.chunk} is also in a reuse range")
+        for name, base in (("ref_base", delta.ref_base), ("carrier", delta.carrier)):
+            if base is not None and base >= len(reuse.bases):
+                raise ManifestError(f"{field}.{name} names base {base}; there are {len(reuse.bases)}")
+        if delta.length >= chunks[delta.chunk].length:
+            raise ManifestError(
+                f"{field}.length {delta.length} is not smaller than chunk {delta.chunk} "
+                f"({chunks[delta.chunk].length} bytes); carry such a chunk in full"
+            )
+        if delta.ref == chunks[delta.chunk].sha256:
+            raise ManifestError(f"{field}.ref is the chunk itself; reuse it instead of a delta")
+        previous = delta.chunk
 
 
 def check_consistency(body: ManifestBody) -> None:

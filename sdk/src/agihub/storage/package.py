@@ -16,6 +16,7 @@ the data blocks; hashlib, zfec and file I/O release the GIL. The unpack side is 
 from __future__ import annotations
 
 import bisect
+import contextlib
 import hashlib
 import logging
 import os
@@ -69,17 +70,21 @@ from agihub.storage.manifest import (
     Shard,
     SignedManifest,
     Tensor,
-    carried_chunks,
     package_tag,
     sign_manifest,
     version_label,
 )
 from agihub.storage.merkle import merkle_root
 from agihub.storage.safetensors import SafetensorsHeader, parse_file
+from agihub.storage.thin import StoredPiece, ThinPlan, ThinPlanner
+from agihub.storage.unpack import BaseResolver
 
 log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.json"
+#: Staging files of a thin data package: new delta bytes, and the carried file when it is kept.
+DELTA_FILE = ".deltas"
+CARRIED_FILE = ".carried"
 
 
 def shard_name(index: int) -> str:
@@ -105,10 +110,12 @@ class _Plan:
     tensors: list[Tensor] = field(default_factory=list)
     metadata: dict[str, str] = field(default_factory=dict)
     scheme: str = "fixed/1"
-    carried: list[int] | None = None  # thin data packages: the chunks the stream holds
+    stored: list[StoredPiece] | None = None  # thin data packages: the items the stream holds
     reuse: Reuse | None = None
-    #: data packages: chunk digests → (carried indices, reuse), decided once the chunks are hashed
-    select: Callable[[list[bytes]], tuple[list[int] | None, Reuse | None]] | None = None
+    #: data packages: (chunk digests, staging dir) → thin layout, decided once the chunks are hashed
+    select: Callable[[list[bytes], Path], ThinPlan | None] | None = None
+    #: thin data packages: also write the plaintext stored stream (the carried file) here
+    keep_carried: Path | None = None
 
 
 class _StripeSink:
@@ -283,15 +290,24 @@ def _stream_private(src: BinaryIO, spans: list[ChunkSpan], sink: _StripeSink, ci
 
 
 def _stream_selected(
-    src: BinaryIO, spans: list[ChunkSpan], sink: _StripeSink, cipher: SegmentCipher | None
+    src: BinaryIO,
+    deltas: BinaryIO | None,
+    pieces: list[StoredPiece],
+    sink: _StripeSink,
+    cipher: SegmentCipher | None,
+    keep: BinaryIO | None,
 ) -> None:
-    """Feed only the given (carried) chunks; segment indices count carried chunks only."""
-    for index, span in enumerate(spans):
-        src.seek(span.offset)
-        chunk = src.read(span.length)
-        if len(chunk) != span.length:
+    """Feed only the stored items (carried chunks, new deltas); segment indices count items only."""
+    for index, piece in enumerate(pieces):
+        source = deltas if piece.delta else src
+        assert source is not None
+        source.seek(piece.offset)
+        item = source.read(piece.length)
+        if len(item) != piece.length:
             raise PayloadError("the input file shrank while it was being packed; pack a stable copy")
-        sink.feed(chunk if cipher is None else cipher.encrypt(index, chunk))
+        if keep is not None:
+            keep.write(item)
+        sink.feed(item if cipher is None else cipher.encrypt(index, item))
 
 
 def _prepare_out_dir(out_dir: Path) -> Path:
@@ -321,10 +337,12 @@ def _encode_payload(
     digests = _hash_chunks(src_path, plan.spans, opts.workers)
     root = merkle_root(digests)
     if plan.select is not None:
-        plan.carried, plan.reuse = plan.select(digests)
-    stored = plan.spans if plan.carried is None else [plan.spans[i] for i in plan.carried]
+        thin = plan.select(digests, staging)
+        if thin is not None:
+            plan.stored, plan.reuse = thin.stored, thin.reuse
+    stored = plan.spans if plan.stored is None else plan.stored
     # The segment count is bound into every segment's associated data, so the cipher is made once
-    # the stored chunks are known.
+    # the stored items are known.
     cipher = None if key is None else version_cipher(key[0], key[1], len(stored))
     overhead = 0 if cipher is None else SEGMENT_OVERHEAD * len(stored)
     stream_size = sum(s.length for s in stored) + overhead
@@ -335,9 +353,17 @@ def _encode_payload(
     try:
         sink = _StripeSink(files, headers, StripeEncoder(opts.k, opts.n, block), opts.workers)
         try:
-            with src_path.open("rb") as src:
-                if plan.carried is not None:
-                    _stream_selected(src, stored, sink, cipher)
+            with contextlib.ExitStack() as stack:
+                src = stack.enter_context(src_path.open("rb"))
+                if plan.stored is not None:
+                    delta_path = staging / DELTA_FILE
+                    deltas = stack.enter_context(delta_path.open("rb")) if delta_path.exists() else None
+                    keep = (
+                        None
+                        if plan.keep_carried is None
+                        else stack.enter_context((staging / CARRIED_FILE).open("wb"))
+                    )
+                    _stream_selected(src, deltas, plan.stored, sink, cipher, keep)
                 elif cipher is None:
                     _stream_public(src, plan.spans[-1].end, sink)
                 else:
@@ -390,10 +416,13 @@ def _build_body(
     )
 
 
-def _publish(staging: Path, out_dir: Path, signed: SignedManifest, n: int) -> None:
-    """Move shards into place, then the manifest last: its presence marks a complete package."""
+def _publish(staging: Path, out_dir: Path, signed: SignedManifest, n: int, keep: Path | None) -> None:
+    """Move shards (and a kept carried file) into place, then the manifest last: its presence
+    marks a complete package."""
     for i in range(n):
         os.replace(staging / shard_name(i), out_dir / shard_name(i))
+    if keep is not None and (staging / CARRIED_FILE).exists():
+        shutil.move(staging / CARRIED_FILE, keep)
     tmp = staging / MANIFEST_NAME
     tmp.write_bytes(signed.to_bytes())
     os.replace(tmp, out_dir / MANIFEST_NAME)
@@ -420,7 +449,7 @@ def _pack(
         enc = _encode_payload(src_path, plan, staging, opts, key, package_tag(encryption))
         body = _build_body(plan, enc, opts, identity, card, payload, encryption)
         signed = sign_manifest(body, identity)
-        _publish(staging, out_dir, signed, opts.n)
+        _publish(staging, out_dir, signed, opts.n, plan.keep_carried)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     log.info("packed %s: model_root=%s manifest_id=%s", src_path, enc.root.hex(), signed.manifest_id.hex())
@@ -479,42 +508,6 @@ def pack_delta(
     return _pack(src_path, Path(out_dir), plan, identity, card, payload, options, owner_secret)
 
 
-def _reuse_plan(
-    bases: Sequence[SignedManifest],
-) -> Callable[[list[bytes]], tuple[list[int] | None, Reuse | None]]:
-    """Decide which chunks a new data version carries: those no base package carries already."""
-    known: dict[bytes, int] = {}
-    ids: list[str] = []
-    for base in bases:
-        body = base.manifest
-        if body.payload.kind != "data":
-            raise PayloadError("only data packages can be reused; a base is a model or delta package")
-        ids.append(base.manifest_id.hex())
-        for chunk in carried_chunks(body):
-            known.setdefault(bytes.fromhex(chunk.sha256), len(ids) - 1)
-
-    def select(digests: list[bytes]) -> tuple[list[int] | None, Reuse | None]:
-        source = [known.get(d) for d in digests]
-        if all(s is None for s in source):
-            return None, None
-        if all(s is not None for s in source):
-            source[-1] = None  # a package carries at least one chunk (its stream is never empty)
-        used = sorted({s for s in source if s is not None})
-        renumber = {old: new for new, old in enumerate(used)}
-        ranges: list[list[int]] = []
-        for i, s in enumerate(source):
-            if s is None:
-                continue
-            if ranges and ranges[-1][1] == i and ranges[-1][2] == renumber[s]:
-                ranges[-1][1] = i + 1
-            else:
-                ranges.append([i, i + 1, renumber[s]])
-        carried = [i for i, s in enumerate(source) if s is None]
-        return carried, Reuse(bases=[ids[u] for u in used], chunks=ranges)
-
-    return select
-
-
 def pack_data(
     src: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
@@ -523,22 +516,39 @@ def pack_data(
     *,
     cap: int = DEFAULT_CDC_CAP,
     bases: Sequence[SignedManifest] = (),
+    resolve: BaseResolver | None = None,
+    keep_carried: str | os.PathLike[str] | None = None,
     options: PackOptions = PackOptions(),
     owner_secret: bytes | None = None,
     metadata: dict[str, str] | None = None,
 ) -> SignedManifest:
     """Package any file (JSONL, Parquet, text, archives) cut by content-defined chunking.
 
-    With ``bases`` (earlier data packages, e.g. the previous version of a dataset and the packages
-    it reuses), the package is *thin*: its shards carry only the chunks no base carries, and its
-    manifest's ``reuse`` names the base carrying each other chunk. ``model_root`` still covers
-    every chunk of the file. Rebuild with :func:`agihub.storage.unpack.unpack` (the carried
-    chunks) then :func:`agihub.storage.unpack.assemble_data` (the whole file).
+    With ``bases`` (earlier data packages, the previous version of the dataset first, then the
+    packages it reuses), the package is *thin*: its shards carry only what no base carries, and its
+    manifest's ``reuse`` names the base carrying each other chunk. With ``resolve`` (manifest_id →
+    a base's manifest and carried file, as for :func:`agihub.storage.unpack.assemble_data`), a new
+    chunk that resembles a chunk of the previous version is carried as a small delta against it
+    (:mod:`agihub.storage.thin`). ``model_root`` still covers every chunk of the file. Rebuild with
+    :func:`agihub.storage.unpack.unpack` (the carried file) then
+    :func:`agihub.storage.unpack.assemble_data` (the whole file).
+
+    ``keep_carried``: when the package is thin, also write its carried file (what ``unpack`` would
+    rebuild, plaintext) to this path, so a local store need not unpack its own package; when it is
+    not, nothing is written there (the carried file is the input itself).
     """
     src_path = Path(src)
     size = _stat_payload(src_path)
     spans = file_spans(src_path, cap)
-    plan = _Plan("data", spans, scheme=SCHEME, select=_reuse_plan(bases) if bases else None)
+    select = None
+    if bases:
+        planner = ThinPlanner(bases, resolve, options.workers)
+
+        def select(digests: list[bytes], staging: Path) -> ThinPlan | None:
+            return planner.plan(src_path, spans, digests, staging / DELTA_FILE)
+
+    plan = _Plan("data", spans, scheme=SCHEME, select=select)
+    plan.keep_carried = None if keep_carried is None else Path(keep_carried)
     payload = Payload(kind="data", size=size, metadata=metadata or {})
     return _pack(
         src_path, Path(out_dir), plan, identity, card, payload, replace(options, chunk_size=cap), owner_secret

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from agihub.storage.crypto import SEGMENT_OVERHEAD, SegmentCipher, derive_version_key, version_cipher
+from agihub.storage.delta_chunks import decode_delta
 from agihub.storage.erasure import HEADER_SIZE, ShardHeader, StripeDecoder, stripe_range
 from agihub.storage.errors import (
     DecryptionError,
@@ -34,14 +35,15 @@ from agihub.storage.errors import (
     StorageError,
 )
 from agihub.storage.manifest import (
+    DeltaChunk,
     ManifestBody,
     SignedManifest,
     Tensor,
-    carried_chunks,
-    carried_indices,
+    delta_chunks,
     expected_shard_header,
     external_chunks,
     package_tag,
+    stored_items,
     version_label,
 )
 
@@ -144,10 +146,11 @@ def hash_shard(path: Path, window: int = 4 * 1024 * 1024) -> bytes:
 
 
 class _ChunkSink:
-    """Consumes the rebuilt stored stream, checks each chunk's sha256, writes plaintext."""
+    """Consumes the rebuilt stored stream, checks each item's sha256 (a carried chunk, or the delta
+    bytes of a chunk stored as a delta), writes plaintext."""
 
     def __init__(self, body: ManifestBody, out: BinaryIO, cipher: SegmentCipher | None) -> None:
-        self._chunks = carried_chunks(body)
+        self._chunks = stored_items(body)
         self._out = out
         self._cipher = cipher
         self._overhead = 0 if cipher is None else SEGMENT_OVERHEAD
@@ -182,9 +185,8 @@ class _ChunkSink:
             self._out.write(plain)
             self._pending.clear()
         if self._hasher.hexdigest() != chunk.sha256:
-            raise IntegrityError(
-                f"chunk {self._index} rebuilt with a different sha256 than the manifest lists"
-            )
+            what = f"the delta of chunk {chunk.chunk}" if chunk.delta is not None else f"chunk {chunk.chunk}"
+            raise IntegrityError(f"{what} rebuilt with a different sha256 than the manifest lists")
         self._index += 1
         self._filled = 0
         self._hasher = hashlib.sha256()
@@ -262,7 +264,7 @@ def _cipher_for(body: ManifestBody, version_key: bytes | None) -> SegmentCipher 
         raise DecryptionError(
             "this model is private: pass the version key (or the owner secret with --key-file)"
         )
-    return version_cipher(version_key, bytes.fromhex(body.encryption.key_salt), len(carried_chunks(body)))
+    return version_cipher(version_key, bytes.fromhex(body.encryption.key_salt), len(stored_items(body)))
 
 
 def private_version_key(signed: SignedManifest, owner_secret: bytes) -> bytes:
@@ -520,19 +522,125 @@ def read_tensors(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-#: Opens the carried-chunk file (what :func:`unpack` wrote) of a base package: manifest_id →
-#: (its verified manifest, the path of its carried chunks).
+#: Opens the carried file (what :func:`unpack` wrote: the stored items back to back) of a base
+#: package: manifest_id → (its verified manifest, the path of its carried file).
 BaseResolver = Callable[[str], "tuple[SignedManifest, Path]"]
 
 
-def carried_offsets(body: ManifestBody) -> dict[str, tuple[int, int]]:
-    """sha256 → (offset, length) of each chunk in a package's carried-chunk file."""
-    out: dict[str, tuple[int, int]] = {}
+def _layout(body: ManifestBody) -> tuple[dict[str, tuple[int, int]], dict[str, tuple[int, int]]]:
+    chunks: dict[str, tuple[int, int]] = {}
+    deltas: dict[str, tuple[int, int]] = {}
     cursor = 0
-    for chunk in carried_chunks(body):
-        out.setdefault(chunk.sha256, (cursor, chunk.length))
-        cursor += chunk.length
-    return out
+    for item in stored_items(body):
+        (chunks if item.delta is None else deltas).setdefault(item.sha256, (cursor, item.length))
+        cursor += item.length
+    return chunks, deltas
+
+
+def carried_offsets(body: ManifestBody) -> dict[str, tuple[int, int]]:
+    """sha256 → (offset, length) of each chunk a package carries in full, in its carried file."""
+    return _layout(body)[0]
+
+
+def carried_deltas(body: ManifestBody) -> dict[str, tuple[int, int]]:
+    """Delta sha256 → (offset, length) of each delta a package carries, in its carried file."""
+    return _layout(body)[1]
+
+
+class _Carriers:
+    """Reads chunks and deltas from this package's carried file and its bases' carried files.
+
+    ``None`` names this package; a base is named by its manifest_id and resolved once.
+    """
+
+    def __init__(self, signed: SignedManifest, carried: Path, resolve: BaseResolver) -> None:
+        body = signed.manifest
+        self._files: dict[str | None, tuple[Path, dict[str, tuple[int, int]], dict[str, tuple[int, int]]]] = {
+            None: (carried, *_layout(body))
+        }
+        for mid in _named_bases(body):
+            base, path = resolve(mid)
+            if base.manifest_id.hex() != mid:
+                raise IntegrityError(f"base package {mid[:12]} resolved to another manifest")
+            self._files[mid] = (path, *_layout(base.manifest))
+        self._handles: dict[str | None, BinaryIO] = {}
+
+    def read(self, mid: str | None, kind: str, sha256: str, what: str) -> bytes:
+        """The chunk (``kind`` "chunk") or delta (``kind`` "delta") with this sha256, unchecked."""
+        path, chunks, deltas = self._files[mid]
+        found = (chunks if kind == "chunk" else deltas).get(sha256)
+        if found is None:
+            raise IntegrityError(f"{what}: {where(mid)} does not carry a {kind} with sha256 {sha256[:12]}")
+        if mid not in self._handles:
+            self._handles[mid] = path.open("rb")
+        handle = self._handles[mid]
+        handle.seek(found[0])
+        return handle.read(found[1])
+
+    def close(self) -> None:
+        """Close every opened carried file."""
+        for handle in self._handles.values():
+            handle.close()
+
+
+def where(mid: str | None) -> str:
+    """How an error message names a package: this one, or a base by its id prefix."""
+    return "this package" if mid is None else f"base package {mid[:12]}"
+
+
+def _named_bases(body: ManifestBody) -> list[str]:
+    """The bases a package actually reads from: reuse ranges, delta references and carriers."""
+    if body.reuse is None:
+        return []
+    used = {base for _, _, base in body.reuse.chunks}
+    for delta in body.reuse.deltas or []:
+        used.add(delta.ref_base)
+        if delta.carrier is not None:
+            used.add(delta.carrier)
+    return [body.reuse.bases[i] for i in sorted(used)]
+
+
+def _checked(data: bytes, sha256: str, message: str) -> bytes:
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise IntegrityError(message)
+    return data
+
+
+def _rebuild_delta(body: ManifestBody, index: int, delta: DeltaChunk, carriers: _Carriers) -> bytes:
+    """Chunk ``index`` from its delta (checked first: it is small) and its reference chunk.
+
+    The reference is hashed only when the rebuilt chunk fails its sha256 (or does not decode), to
+    say which input was wrong: the rebuilt chunk's own check already covers a good rebuild.
+    """
+    assert body.reuse is not None
+    chunk = body.chunking.chunks[index]
+    what = f"chunk {index}"
+    carrier = None if delta.carrier is None else body.reuse.bases[delta.carrier]
+    patch = _checked(
+        carriers.read(carrier, "delta", delta.sha256, what),
+        delta.sha256,
+        f"{what}: its delta (from {where(carrier)}) fails its sha256; the stored copy is corrupt — "
+        "fetch the version again",
+    )
+    ref_mid = body.reuse.bases[delta.ref_base]
+    reference = carriers.read(ref_mid, "chunk", delta.ref, what)
+    try:
+        rebuilt = decode_delta(reference, patch, chunk.length, what)
+        if hashlib.sha256(rebuilt).hexdigest() == chunk.sha256:
+            return rebuilt
+        failure = IntegrityError(
+            f"{what} rebuilt from its delta fails its sha256 (the delta does not fit reference "
+            f"{delta.ref[:12]}); the package is defective — repack it"
+        )
+    except IntegrityError as exc:
+        failure = exc
+    _checked(
+        reference,
+        delta.ref,
+        f"{what}: its reference chunk {delta.ref[:12]} in {where(ref_mid)} fails its sha256; the stored "
+        "copy is corrupt — fetch the version again",
+    )
+    raise failure
 
 
 def assemble_data(
@@ -542,76 +650,39 @@ def assemble_data(
     dest: str | os.PathLike[str],
 ) -> None:
     """Write the whole file of a data package: its carried chunks from ``carried``, every other
-    chunk from the base package that carries it. Each chunk is checked against its sha256 in the
-    manifest (:class:`IntegrityError` names the chunk and its source); ``dest`` appears only
-    when all of them passed."""
+    chunk from the base package that carries it, and every chunk stored as a delta rebuilt from its
+    reference chunk (in a base) and its delta bytes (here or in a base). Each chunk, reference and
+    delta is checked against its sha256 in the manifest (:class:`IntegrityError` names the chunk and
+    its source); ``dest`` appears only when all of them passed."""
     body = signed.manifest
     external = external_chunks(body)
-    sources: dict[str, tuple[Path, dict[str, tuple[int, int]]]] = {}
-    for mid in dict.fromkeys(external.values()):
-        base, path = resolve(mid)
-        if base.manifest_id.hex() != mid:
-            raise IntegrityError(f"base package {mid[:12]} resolved to another manifest")
-        sources[mid] = (path, carried_offsets(base.manifest))
-    positions = dict(zip(carried_indices(body), _cumulative(carried_chunks(body)), strict=True))
+    deltas = delta_chunks(body)
+    carriers = _Carriers(signed, Path(carried), resolve)
     dest_path = Path(dest)
     _prepare_dest(dest_path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dest_path.name}.", suffix=".part", dir=dest_path.parent)
     try:
-        with os.fdopen(fd, "wb") as out, open(carried, "rb") as own:
-            handles: dict[str, BinaryIO] = {}
+        with os.fdopen(fd, "wb") as out:
             try:
                 for index, chunk in enumerate(body.chunking.chunks):
-                    data = _chunk_bytes(
-                        index, chunk.sha256, chunk.length, external, positions, own, sources, handles
+                    if index in deltas:
+                        out.write(_rebuild_delta(body, index, deltas[index], carriers))
+                        continue
+                    mid = external.get(index)
+                    data = carriers.read(mid, "chunk", chunk.sha256, f"chunk {index}")
+                    out.write(
+                        _checked(
+                            data,
+                            chunk.sha256,
+                            f"chunk {index} (from {where(mid)}) fails its sha256; the stored copy is "
+                            "corrupt — fetch the version again",
+                        )
                     )
-                    if hashlib.sha256(data).hexdigest() != chunk.sha256:
-                        where = (
-                            f"base package {external[index][:12]}" if index in external else "this package"
-                        )
-                        raise IntegrityError(
-                            f"chunk {index} (from {where}) fails its sha256; the stored copy is corrupt — "
-                            "fetch the version again"
-                        )
-                    out.write(data)
             finally:
-                for handle in handles.values():
-                    handle.close()
+                carriers.close()
         os.replace(tmp_name, dest_path)
     finally:
         Path(tmp_name).unlink(missing_ok=True)
-
-
-def _cumulative(chunks: Sequence[Any]) -> list[int]:
-    out, cursor = [], 0
-    for chunk in chunks:
-        out.append(cursor)
-        cursor += chunk.length
-    return out
-
-
-def _chunk_bytes(
-    index: int,
-    sha256: str,
-    length: int,
-    external: dict[int, str],
-    positions: dict[int, int],
-    own: BinaryIO,
-    sources: dict[str, tuple[Path, dict[str, tuple[int, int]]]],
-    handles: dict[str, BinaryIO],
-) -> bytes:
-    if index not in external:
-        own.seek(positions[index])
-        return own.read(length)
-    mid = external[index]
-    path, offsets = sources[mid]
-    if sha256 not in offsets:
-        raise IntegrityError(f"chunk {index}: base package {mid[:12]} does not carry a chunk with its sha256")
-    if mid not in handles:
-        handles[mid] = path.open("rb")
-    offset, _ = offsets[sha256]
-    handles[mid].seek(offset)
-    return handles[mid].read(length)
 
 
 def rebuild_sink(
