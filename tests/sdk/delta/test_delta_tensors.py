@@ -114,6 +114,9 @@ BAD_FILES = {
     "trailing data": _raw_file({"t": {"dtype": "U8", "shape": [1], "data_offsets": [0, 1]}}, b"\x00\x00"),
     "truncated data": _raw_file({"t": {"dtype": "U8", "shape": [4], "data_offsets": [0, 4]}}, b"\x00"),
     "bad metadata": _raw_file({"__metadata__": {"k": 1}}),
+    # the two parsers agree because there is one: what packaging refuses, the delta codec refuses
+    "non-JSON constant": struct.pack("<Q", 14) + b'{"__m__": NaN}',
+    "space before the object": struct.pack("<Q", 3) + b" {}",
 }
 
 

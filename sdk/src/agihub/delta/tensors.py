@@ -4,12 +4,15 @@ The delta codec works on bit patterns, so it reads safetensors files itself inst
 through a framework: every dtype keeps its exact bytes, including ``BF16`` (which numpy lacks and
 which is exposed as ``uint16`` bit patterns) and the 8-bit float formats (exposed as ``uint8``).
 Format: https://github.com/huggingface/safetensors#format — an 8-byte little-endian header
-length, a JSON header, then the tensors' bytes back to back.
+length, a JSON header, then the tensors' bytes back to back. The header is parsed by the storage
+layer's strict parser (:mod:`agihub.storage.safetensors`), so a file is canonical for the delta
+codec exactly when it is canonical for packaging.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import mmap
 import os
@@ -23,28 +26,35 @@ from types import TracebackType
 import numpy as np
 
 from agihub.delta.errors import ModelFileError
+from agihub.storage import safetensors as format_
+from agihub.storage.errors import SafetensorsError
 
-# The safetensors reference implementation refuses headers above 100 MB; so do we.
-MAX_HEADER_BYTES = 100_000_000
-METADATA_KEY = "__metadata__"
+MAX_HEADER_BYTES = format_.MAX_HEADER_SIZE
+METADATA_KEY = format_.METADATA_KEY
 
+# numpy dtype used to view each safetensors dtype's raw bytes (float formats numpy lacks: bit patterns)
+_VIEWS: dict[str, np.dtype] = {
+    "BOOL": np.dtype("<u1"),
+    "U8": np.dtype("<u1"),
+    "I8": np.dtype("<i1"),
+    "F8_E4M3": np.dtype("<u1"),
+    "F8_E5M2": np.dtype("<u1"),
+    "F8_E8M0": np.dtype("<u1"),
+    "I16": np.dtype("<i2"),
+    "U16": np.dtype("<u2"),
+    "F16": np.dtype("<f2"),
+    "BF16": np.dtype("<u2"),
+    "I32": np.dtype("<i4"),
+    "U32": np.dtype("<u4"),
+    "F32": np.dtype("<f4"),
+    "I64": np.dtype("<i8"),
+    "U64": np.dtype("<u8"),
+    "F64": np.dtype("<f8"),
+}
+assert set(_VIEWS) == set(format_.DTYPE_SIZES), "every dtype the parser accepts needs a view"
 # dtype name -> (item size in bytes, numpy dtype used to view the raw bytes)
 DTYPES: dict[str, tuple[int, np.dtype]] = {
-    "BOOL": (1, np.dtype("<u1")),
-    "U8": (1, np.dtype("<u1")),
-    "I8": (1, np.dtype("<i1")),
-    "F8_E4M3": (1, np.dtype("<u1")),
-    "F8_E5M2": (1, np.dtype("<u1")),
-    "I16": (2, np.dtype("<i2")),
-    "U16": (2, np.dtype("<u2")),
-    "F16": (2, np.dtype("<f2")),
-    "BF16": (2, np.dtype("<u2")),
-    "I32": (4, np.dtype("<i4")),
-    "U32": (4, np.dtype("<u4")),
-    "F32": (4, np.dtype("<f4")),
-    "I64": (8, np.dtype("<i8")),
-    "U64": (8, np.dtype("<u8")),
-    "F64": (8, np.dtype("<f8")),
+    name: (format_.DTYPE_SIZES[name], view) for name, view in _VIEWS.items()
 }
 # dtypes whose values lossy encodings may approximate (they need float arithmetic)
 FLOAT_DTYPES = frozenset({"F16", "BF16", "F32", "F64"})
@@ -151,57 +161,19 @@ class TensorInfo:
     end: int
 
 
-def parse_header(header_bytes: bytes, data_size: int | None = None) -> list[TensorInfo]:
+def parse_header(header_bytes: bytes, data_size: int) -> list[TensorInfo]:
     """Strictly parse a safetensors JSON header; tensors are returned in data-offset order.
 
-    Checks the byte ranges match dtype x shape and tile the data section with no gap or overlap
-    (when ``data_size`` is given, up to exactly its end).
+    The storage layer's parser checks it (byte ranges fit dtype x shape and tile the ``data_size``
+    bytes of the data section exactly); its errors become :class:`ModelFileError` here.
     """
+    prefix = struct.pack("<Q", len(header_bytes))
     try:
-        raw = json.loads(header_bytes.decode("utf-8"), object_pairs_hook=_no_duplicates)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ModelFileError(f"safetensors header is not valid JSON: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ModelFileError("safetensors header is not a JSON object")
-    infos = [_tensor_info(name, spec) for name, spec in raw.items() if name != METADATA_KEY]
-    metadata = raw.get(METADATA_KEY, {})
-    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
-        raise ModelFileError("safetensors __metadata__ must map strings to strings")
-    infos.sort(key=lambda info: (info.begin, info.end))
-    cursor = 0
-    for info in infos:
-        if info.begin != cursor:
-            raise ModelFileError(f"tensor {info.name!r} starts at {info.begin}, expected {cursor}")
-        cursor = info.end
-    if data_size is not None and cursor != data_size:
-        raise ModelFileError(f"tensors cover {cursor} bytes but the data section has {data_size}")
-    return infos
-
-
-def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    keys = [key for key, _ in pairs]
-    if len(keys) != len(set(keys)):
-        raise ValueError("duplicate key in JSON object")
-    return dict(pairs)
-
-
-def _tensor_info(name: str, spec: object) -> TensorInfo:
-    if not isinstance(spec, dict) or set(spec) != {"dtype", "shape", "data_offsets"}:
-        raise ModelFileError(f"tensor {name!r}: entry must have exactly dtype, shape, data_offsets")
-    dtype, shape, offsets = spec["dtype"], spec["shape"], spec["data_offsets"]
-    if not isinstance(dtype, str):
-        raise ModelFileError(f"tensor {name!r}: dtype must be a string")
-    size = itemsize(dtype)
-    if not _is_int_list(shape) or not _is_int_list(offsets) or len(offsets) != 2:
-        raise ModelFileError(f"tensor {name!r}: shape and data_offsets must be lists of integers >= 0")
-    begin, end = offsets
-    if end - begin != prod(shape) * size:
-        raise ModelFileError(f"tensor {name!r}: byte range {begin}..{end} does not fit {dtype}{shape}")
-    return TensorInfo(name, dtype, tuple(shape), begin, end)
-
-
-def _is_int_list(value: object) -> bool:
-    return isinstance(value, list) and all(type(v) is int and v >= 0 for v in value)
+        header = format_.parse_header(io.BytesIO(prefix + header_bytes), 8 + len(header_bytes) + data_size)
+    except SafetensorsError as exc:
+        raise ModelFileError(f"safetensors header: {exc}") from None
+    start = header.data_start
+    return [TensorInfo(t.name, t.dtype, t.shape, t.begin - start, t.end - start) for t in header.tensors]
 
 
 class SafetensorsFile:
