@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 EVM_NODE := contracts/evm/node_modules/.package-lock.json
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser dev demo test test-full test-move bench lint fmt clean constraints
+.PHONY: help install browser dev demo test test-full test-move bench lint fmt clean constraints abi
 
 help: ## Print one line per target
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -69,7 +69,6 @@ constraints: ## Re-pin constraints.txt from the current .venv
 	( sed -n '1,2p' constraints.txt; cat constraints.txt.new ) > constraints.txt.tmp
 	mv constraints.txt.tmp constraints.txt && rm constraints.txt.new
 
-.PHONY: abi
 abi: ## Regenerate the SDK's bundled market ABI (sdk/src/agihub/chain/market_abi.json) from market.vy
 	$(PY) -m agihub.chain.evm_deploy --write-abi
 
